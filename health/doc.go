@@ -1,0 +1,69 @@
+// Package health tracks whether each backend of the gateway may receive
+// traffic, from active probes and from failures of proxied requests.
+//
+// # State
+//
+// A [Status] holds one backend's health. Selection algorithms call
+// [Status.Healthy] on every request; it is a single atomic load, takes no
+// lock, reads no clock and allocates nothing. Everything else (counters,
+// reasons, the passive window, the ejection timer) lives behind a small
+// per-backend mutex that the request path never touches.
+//
+// A backend is healthy when two verdicts agree: the active verdict says up
+// and the backend is not ejected.
+//
+// # Active checks
+//
+// The active verdict is a rise/fall state machine in the manner of HAProxy,
+// fed one probe [Result] at a time by [Status.RecordProbe]:
+//
+//	         UnhealthyThreshold consecutive failures
+//	  +------------------------------------------------+
+//	  |                                                v
+//	[ UP ] (initial)                                [ DOWN ]
+//	  ^                                                |
+//	  +------------------------------------------------+
+//	           HealthyThreshold consecutive passes
+//
+// A pass resets the failure count and a failure resets the pass count, so
+// only an unbroken run moves the verdict. A backend starts up, so a new
+// backend takes traffic at once, and its [Checker] probes it immediately on
+// [Checker.Start], then every interval with ±10% jitter so that the backends
+// of a pool are not probed in lockstep. Each probe is bounded by the check's
+// timeout; a probe that runs out of time fails with the reason "timeout".
+//
+// [NewHTTPProber] builds the usual [Prober]: one request with the configured
+// method and path on a fresh connection, redirects not followed, the status
+// checked against inclusive [StatusRange] values (200-399 by default), and
+// transport errors reduced to short reasons such as "connection refused",
+// "connection reset" and "timeout".
+//
+// # Passive checks
+//
+// The gateway reports each proxied request that failed before a response
+// (connect failure, timeout, reset) with [Status.ReportFailure]. When
+// [PassiveConfig.MaxFails] such failures fall within [PassiveConfig.Window]
+// the call returns true and the window starts afresh. Reaching the threshold
+// does not eject by itself: the gateway first checks that the backend is not
+// the last healthy one of its pool and then calls [Status.Eject]. An ejected
+// backend is down for the ejection's duration whatever the probes say; when
+// the ejection ends its health is the active verdict again, which the
+// probes kept up to date meanwhile.
+//
+// # Transitions
+//
+// Every change of [Status.Healthy] is one transition: it increments
+// [Snapshot.Transitions] and writes exactly one log record ("backend down"
+// at warn level, "backend up" at info level) carrying the backend's name,
+// the reason ("status 503", "timeout", "passive: 3 failures within 10s",
+// "ejection expired", ...) and the consecutive count that caused it. A
+// verdict that changes while the backend is ejected is not a transition
+// and is not logged; it shows in [Snapshot.ActiveHealthy].
+//
+// # Lifetimes
+//
+// A [Checker] runs one goroutine from [Checker.Start] until [Checker.Stop],
+// which cancels a probe in flight and returns only after the goroutine and
+// its timer are gone. [Status.Close] stops an ejection timer. Neither leaves
+// anything running behind it.
+package health
