@@ -1,0 +1,180 @@
+package reload
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Bounds shared by the tests: a change must be delivered within
+// deliveryBound of the edit finishing, and a further quietPeriod without a
+// delivery shows that it was delivered exactly once.
+const (
+	deliveryBound = 250 * time.Millisecond
+	quietPeriod   = 300 * time.Millisecond
+	stopBound     = 5 * time.Second
+)
+
+// running is a [Watcher] for a test, with the deliveries and log messages
+// it produced.
+type running struct {
+	w    *Watcher
+	got  chan []byte
+	logs chan string
+
+	// stop cancels Run and checks that it returns nil promptly. It is set
+	// by run, safe to call more than once, and called when the test ends.
+	stop func()
+}
+
+// newRunning returns a watcher for path that records its deliveries and,
+// unless opts has a logger, its log messages. It is not started yet.
+func newRunning(path string, opts Options) *running {
+	r := &running{got: make(chan []byte, 16), logs: make(chan string, 256)}
+	if opts.Logger == nil {
+		opts.Logger = slogMessages(r.logs)
+	}
+	r.w = New(path, func(data []byte) { r.got <- data }, opts)
+	return r
+}
+
+// startWatcher runs a watcher for path until the test ends and waits until
+// it is ready.
+func startWatcher(t *testing.T, path string, opts Options) *running {
+	t.Helper()
+	r := newRunning(path, opts)
+	r.run(t)
+	return r
+}
+
+// watchFile creates dir (if needed) holding gateway.yaml with content and
+// runs a watcher for it that treats content as running. It returns the
+// watcher and the file's path.
+func watchFile(t *testing.T, dir, content string, opts Options) (*running, string) {
+	t.Helper()
+	must(t, os.MkdirAll(dir, 0o755))
+	path := filepath.Join(dir, "gateway.yaml")
+	writeFile(t, path, content)
+	opts.Initial = []byte(content)
+	return startWatcher(t, path, opts), path
+}
+
+// run starts r.w, sets r.stop and waits until the watcher is ready.
+func (r *running) run(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.w.Run(ctx) }()
+	r.stop = sync.OnceFunc(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run returned %v; want nil after cancel", err)
+			}
+		case <-time.After(stopBound):
+			t.Errorf("Run did not return within %v of cancel", stopBound)
+		}
+	})
+	t.Cleanup(r.stop)
+	select {
+	case <-r.w.Ready():
+	case err := <-done:
+		t.Fatalf("Run returned %v before it was ready", err)
+	case <-time.After(stopBound):
+		t.Fatalf("watcher not ready within %v", stopBound)
+	}
+}
+
+// expect waits for the next delivery, fails unless it is want and arrives
+// within deliveryBound, and returns how long it took.
+func (r *running) expect(t *testing.T, want string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	select {
+	case got := <-r.got:
+		if !bytes.Equal(got, []byte(want)) {
+			t.Fatalf("delivered %q; want %q", got, want)
+		}
+		return time.Since(start)
+	case <-time.After(deliveryBound):
+		t.Fatalf("%q not delivered within %v", want, deliveryBound)
+		return 0
+	}
+}
+
+// expectOnce is expect followed by expectNone: want is delivered exactly once.
+func (r *running) expectOnce(t *testing.T, want string) time.Duration {
+	t.Helper()
+	latency := r.expect(t, want)
+	r.expectNone(t)
+	return latency
+}
+
+// expectNone fails if anything is delivered within quietPeriod.
+func (r *running) expectNone(t *testing.T) {
+	t.Helper()
+	select {
+	case got := <-r.got:
+		t.Fatalf("unexpected delivery %q", got)
+	case <-time.After(quietPeriod):
+	}
+}
+
+// expectLog waits until a log message equal to msg is recorded.
+func (r *running) expectLog(t *testing.T, msg string) {
+	t.Helper()
+	deadline := time.After(stopBound)
+	for {
+		select {
+		case got := <-r.logs:
+			if got == msg {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("log message %q not seen within %v", msg, stopBound)
+		}
+	}
+}
+
+// messageHandler is a [slog.Handler] that sends the message of each record
+// at [slog.LevelInfo] or above to a channel, dropping messages when the
+// channel is full.
+type messageHandler struct{ messages chan<- string }
+
+func (h messageHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelInfo }
+func (h messageHandler) WithAttrs([]slog.Attr) slog.Handler           { return h }
+func (h messageHandler) WithGroup(string) slog.Handler                { return h }
+func (h messageHandler) Handle(_ context.Context, r slog.Record) error {
+	select {
+	case h.messages <- r.Message:
+	default:
+	}
+	return nil
+}
+
+// slogMessages returns a logger that sends its messages to messages.
+func slogMessages(messages chan<- string) *slog.Logger {
+	return slog.New(messageHandler{messages})
+}
+
+// writeFile writes content to path, failing the test on error.
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// must fails the test if err is not nil.
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
