@@ -1,0 +1,198 @@
+package gateway
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatewayhq/gateway/health"
+	"github.com/valyala/fasthttp"
+)
+
+// Backend is one upstream server and everything the gateway knows about it:
+// its health, its in-flight and served counts, and the [fasthttp.HostClient]
+// that owns its keep-alive connections. Generations share Backend objects:
+// a reload that keeps a backend hands the same object to the new generation,
+// so none of that state is lost.
+type Backend struct {
+	// URL is the backend's base URL as "scheme://host[:port]", lowercased.
+	URL string
+	// Health is the backend's health state.
+	Health *health.Status
+
+	key     string
+	hash    uint64
+	addr    string
+	client  *fasthttp.HostClient
+	checker *health.Checker
+	passive health.PassiveConfig
+	timeout backendTimeouts
+
+	inFlight atomic.Int64
+	served   atomic.Uint64
+	failures atomic.Uint64
+	retired  atomic.Bool
+	stopOnce sync.Once
+}
+
+// backendTimeouts are the pool settings that shape a backend's client.
+type backendTimeouts struct {
+	connect, read, idle time.Duration
+}
+
+// backendKey names a backend's identity: two servers with the same key are
+// the same backend, and a reload carries it over. It covers the address and
+// every setting that shapes the backend's client, probes and ejection.
+func backendKey(u *url.URL, p *PoolConfig) string {
+	hc := p.HealthCheck
+	return fmt.Sprintf("%s|hc=%t,%s,%s,%s,%s,%d,%d,%v|passive=%d,%s,%s,%t|t=%s,%s,%s",
+		hostPort(u), hc.Enabled, hc.Method, hc.Path, hc.Interval, hc.Timeout,
+		hc.HealthyThreshold, hc.UnhealthyThreshold, hc.ExpectStatus,
+		p.Passive.MaxFails, p.Passive.Window, p.Passive.EjectFor, p.Passive.On5xx,
+		p.ConnectTimeout, p.ResponseHeaderTimeout, p.IdleTimeout)
+}
+
+// hostPort returns "scheme://host:port" with the scheme's default port
+// filled in.
+func hostPort(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if strings.EqualFold(u.Scheme, "https") {
+			port = "443"
+		}
+	}
+	return strings.ToLower(u.Scheme) + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+}
+
+// displayURL returns the URL a person and a metric label see for u.
+func displayURL(u *url.URL) string {
+	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host)
+}
+
+// newBackend builds a backend for server s of pool p. Its checker is not
+// started; [Backend.start] does that once the generation is published.
+func newBackend(s ServerConfig, p *PoolConfig, logger *slog.Logger) *Backend {
+	u := s.URL
+	isTLS := strings.EqualFold(u.Scheme, "https")
+	b := &Backend{
+		URL:     displayURL(u),
+		key:     backendKey(u, p),
+		passive: health.PassiveConfig{MaxFails: p.Passive.MaxFails, Window: p.Passive.Window, EjectFor: p.Passive.EjectFor},
+		timeout: backendTimeouts{connect: p.ConnectTimeout, read: p.ResponseHeaderTimeout, idle: p.IdleTimeout},
+	}
+	hp := hostPort(u)
+	b.addr = hp[strings.Index(hp, "://")+3:]
+	b.hash = fnv64([]byte(hp))
+	b.Health = health.NewStatus(b.URL, logger)
+	b.client = &fasthttp.HostClient{
+		Addr:                          b.addr,
+		Name:                          "",
+		NoDefaultUserAgentHeader:      true,
+		IsTLS:                         isTLS,
+		TLSConfig:                     &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12},
+		Dial:                          b.dial,
+		MaxConns:                      1024,
+		MaxConnWaitTimeout:            2 * time.Second,
+		MaxIdleConnDuration:           p.IdleTimeout,
+		MaxIdemponentCallAttempts:     2,
+		RetryIfErr:                    retryStaleConnection,
+		ReadBufferSize:                16 << 10,
+		WriteBufferSize:               16 << 10,
+		DisableHeaderNamesNormalizing: false,
+		DisablePathNormalizing:        true,
+		StreamResponseBody:            true,
+		ConnPoolStrategy:              fasthttp.LIFO,
+	}
+	if p.HealthCheck.Enabled {
+		hc := p.HealthCheck
+		cfg := health.CheckConfig{
+			Method:             hc.Method,
+			Path:               hc.Path,
+			Interval:           hc.Interval,
+			Timeout:            hc.Timeout,
+			HealthyThreshold:   hc.HealthyThreshold,
+			UnhealthyThreshold: hc.UnhealthyThreshold,
+		}
+		for _, r := range hc.ExpectStatus {
+			cfg.Expect = append(cfg.Expect, health.StatusRange{Lo: r.Lo, Hi: r.Hi})
+		}
+		b.checker = health.NewChecker(b.Health, health.NewHTTPProber(strings.ToLower(u.Scheme)+"://"+u.Host, cfg), cfg)
+	}
+	return b
+}
+
+// dial connects to the backend within the pool's connect timeout and wraps
+// the connection so that every read waits at most the response timeout.
+func (b *Backend) dial(addr string) (net.Conn, error) {
+	c, err := fasthttp.DialTimeout(addr, b.timeout.connect)
+	if err != nil {
+		return nil, err
+	}
+	if b.timeout.read <= 0 {
+		return c, nil
+	}
+	return &deadlineConn{Conn: c, read: b.timeout.read}, nil
+}
+
+// start starts the backend's active health checker, if it has one.
+func (b *Backend) start() {
+	if b.checker != nil {
+		b.checker.Start()
+	}
+}
+
+// retire is called when a reload removes the backend from the config: its
+// checker stops at once, and its idle connections close once its last
+// in-flight request has ended.
+func (b *Backend) retire() {
+	b.stopOnce.Do(func() {
+		if b.checker != nil {
+			b.checker.Stop()
+		}
+		b.Health.Close()
+		b.retired.Store(true)
+		if b.inFlight.Load() == 0 {
+			b.client.CloseIdleConnections()
+		}
+	})
+}
+
+// acquire counts a request in flight on b.
+func (b *Backend) acquire() {
+	b.inFlight.Add(1)
+}
+
+// release ends a request that [Backend.acquire] counted.
+func (b *Backend) release() {
+	if b.inFlight.Add(-1) == 0 && b.retired.Load() {
+		b.client.CloseIdleConnections()
+	}
+}
+
+// InFlight returns how many requests are in flight on b.
+func (b *Backend) InFlight() int64 { return b.inFlight.Load() }
+
+// Served returns how many requests b has answered.
+func (b *Backend) Served() uint64 { return b.served.Load() }
+
+// deadlineConn arms a read deadline before every read, so a backend that
+// goes silent for longer than read is cut off, however long the whole
+// response takes (nginx's proxy_read_timeout).
+type deadlineConn struct {
+	net.Conn
+	read time.Duration
+}
+
+func (c *deadlineConn) Read(p []byte) (int, error) {
+	if err := c.Conn.SetReadDeadline(time.Now().Add(c.read)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Read(p)
+}

@@ -1,0 +1,39 @@
+package gateway
+
+import "sync/atomic"
+
+// roundRobin picks backends in list order. Each pick takes the next slot of
+// one atomic counter; a slot whose backend is unhealthy is given up and the
+// next one taken, so the healthy backends share the load evenly, and N
+// picks over N healthy backends hit each exactly once, also under
+// concurrency.
+type roundRobin struct {
+	next atomic.Uint64
+}
+
+var _ selector = (*roundRobin)(nil)
+
+func (r *roundRobin) pick(p *Pool, _ uint64, tried uint64) int {
+	n := uint64(len(p.Backends))
+	for range n {
+		i := int((r.next.Add(1) - 1) % n)
+		if p.usable(i, tried) {
+			return i
+		}
+	}
+	return -1
+}
+
+// last returns the index of the backend picked last, or -1 before any pick.
+func (r *roundRobin) last(n int) int {
+	c := r.next.Load()
+	if c == 0 || n == 0 {
+		return -1
+	}
+	return int((c - 1) % uint64(n))
+}
+
+// continueAfter makes the next pick the backend after index i.
+func (r *roundRobin) continueAfter(i int) {
+	r.next.Store(uint64(i + 1))
+}

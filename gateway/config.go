@@ -1,0 +1,156 @@
+package gateway
+
+import (
+	"net/netip"
+	"net/url"
+	"time"
+)
+
+// Config is a decoded and validated gateway configuration. It is produced by
+// [Load] or [Decode] and consumed by [Gateway.Apply]; the zero value is not
+// useful. Every field holds its default when the file did not set it.
+type Config struct {
+	// Source is the file the config was read from, for messages.
+	Source string
+	// Hash is the hex SHA-256 of the bytes the config was decoded from.
+	Hash string
+
+	// Listen is the public listener's address (key `listen`, alias `port`).
+	Listen string
+	// Admin is the admin listener's address (key `admin`); empty means off.
+	Admin string
+	// AccessLog is where the access log goes (key `accessLog`): empty when
+	// off, "-" for standard output (`accessLog: true`), else a file path.
+	AccessLog string
+	// TrustedProxies lists the peers whose X-Forwarded-For is believed for
+	// ip_hash and logs (key `trustedProxies`).
+	TrustedProxies []netip.Prefix
+
+	// ClientHeaderTimeout bounds how long a client may take to send a
+	// request's header (key `clientHeaderTimeout`, default 10s).
+	ClientHeaderTimeout time.Duration
+	// ClientIdleTimeout bounds how long an idle keep-alive client connection
+	// is kept open (key `clientIdleTimeout`, default 60s).
+	ClientIdleTimeout time.Duration
+	// MaxHeaderBytes is the largest request header accepted; larger ones are
+	// answered with 431 (key `maxHeaderBytes`, default 16384).
+	MaxHeaderBytes int
+	// MaxBodySize is the largest request body accepted; larger ones are
+	// answered with 413 (key `maxBodySize`, default 128 MiB; 0 is no limit).
+	MaxBodySize int64
+	// MaxConnections caps concurrent client connections (key
+	// `maxConnections`, default 0: no cap beyond the server's own, 262144).
+	MaxConnections int
+	// ShutdownTimeout is how long requests in flight may take to finish
+	// after SIGTERM (key `shutdownTimeout`, default 30s).
+	ShutdownTimeout time.Duration
+
+	// Pools holds the pools in the order the file declares them.
+	Pools []*PoolConfig
+	// Routes holds the routes in match order; the first match wins.
+	Routes []RouteConfig
+}
+
+// Algorithm names a backend selection algorithm.
+type Algorithm string
+
+// The selection algorithms a pool may name in `algorithm`.
+const (
+	RoundRobin         Algorithm = "round_robin"
+	WeightedRoundRobin Algorithm = "weighted_round_robin"
+	LeastConnections   Algorithm = "least_connections"
+	IPHash             Algorithm = "ip_hash"
+)
+
+// PoolConfig is one entry of `pools` (or the `default` pool that the
+// top-level `servers` shorthand declares).
+type PoolConfig struct {
+	// Name is the pool's key in `pools`.
+	Name string
+	// Algorithm selects backends (key `algorithm`, default round_robin).
+	Algorithm Algorithm
+	// Servers lists the backends in the file's order.
+	Servers []ServerConfig
+	// HealthCheck configures active probing (key `healthCheck`); fields not
+	// set in the pool are taken from the top-level `healthCheck`.
+	HealthCheck HealthCheckConfig
+	// Passive configures passive ejection (key `passive`); fields not set in
+	// the pool are taken from the top-level `passive`.
+	Passive PassiveConfig
+	// ConnectTimeout bounds dialing a backend (key `connectTimeout`,
+	// default 2s).
+	ConnectTimeout time.Duration
+	// ResponseHeaderTimeout bounds the wait for a backend's response header
+	// once the request is sent (key `responseHeaderTimeout`, default 60s).
+	ResponseHeaderTimeout time.Duration
+	// IdleTimeout is how long an idle keep-alive connection to a backend is
+	// kept (key `idleTimeout`, default 30s).
+	IdleTimeout time.Duration
+}
+
+// ServerConfig is one backend of a pool.
+type ServerConfig struct {
+	// URL is the backend's base URL: scheme http or https, a host and an
+	// optional port; path, query, fragment and user info are not allowed.
+	URL *url.URL
+	// Weight is the backend's share for weighted_round_robin (default 1;
+	// 0 keeps the backend in the config but sends it no traffic).
+	Weight int
+}
+
+// HealthCheckConfig configures active health checks.
+type HealthCheckConfig struct {
+	// Enabled turns active probing on (key `enabled`, default true). With
+	// probing off a backend is up unless passive health ejects it.
+	Enabled bool
+	// Method is the probe's HTTP method (key `method`, default HEAD).
+	Method string
+	// Path is the probe's request target (key `path`, default "/").
+	Path string
+	// Interval is the time between probes (key `interval`, default 2s;
+	// the seed's top-level `healthCheckInterval` sets it too).
+	Interval time.Duration
+	// Timeout bounds each probe (key `timeout`, default 1s).
+	Timeout time.Duration
+	// HealthyThreshold is how many consecutive passes mark a down backend up
+	// (key `healthyThreshold`, default 2).
+	HealthyThreshold int
+	// UnhealthyThreshold is how many consecutive failures mark an up backend
+	// down (key `unhealthyThreshold`, default 3).
+	UnhealthyThreshold int
+	// ExpectStatus lists the status ranges that pass (key `expectStatus`,
+	// default "200-399").
+	ExpectStatus []StatusRange
+}
+
+// StatusRange is an inclusive range of HTTP status codes.
+type StatusRange struct {
+	Lo, Hi int
+}
+
+// PassiveConfig configures ejection on failed proxied requests.
+type PassiveConfig struct {
+	// MaxFails is how many failures within Window eject a backend (key
+	// `maxFails`, default 3; 0 turns passive health off).
+	MaxFails int
+	// Window is the sliding window failures are counted in (key `window`,
+	// default 10s).
+	Window time.Duration
+	// EjectFor is how long an ejected backend is kept out (key `ejectFor`,
+	// default 10s).
+	EjectFor time.Duration
+	// On5xx counts 5xx answers as failures too (key `on5xx`, default false).
+	On5xx bool
+}
+
+// RouteConfig is one entry of `routes`.
+type RouteConfig struct {
+	// Host matches the request's host exactly, case-insensitively, with any
+	// port ignored; empty matches every host.
+	Host string
+	// PathPrefix matches when the request path starts with it; empty
+	// matches every path.
+	PathPrefix string
+	// Pool names the pool the route sends to.
+	Pool string
+}

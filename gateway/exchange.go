@@ -1,0 +1,307 @@
+package gateway
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// exchange is one proxied request's state from the moment a route matched
+// until the last byte of the response has gone to the client. It is the
+// response body stream the server writes from, so that the backend's
+// in-flight count, the metrics and the access log see the end of a streamed
+// response, not the end of the handler. Exchanges are pooled.
+type exchange struct {
+	g       *Gateway
+	pool    *Pool
+	backend *Backend
+	resp    *fasthttp.Response
+	body    io.Reader
+	start   time.Time
+	status  int
+	bytes   int64
+
+	// What the access log needs, copied out of the request context, which
+	// is recycled when the handler returns.
+	client netip.Addr
+	method []byte
+	host   []byte
+	path   []byte
+
+	scratch []byte
+	forward *fasthttp.Request // for a chunked body under a size limit
+	limit   limitedReader
+}
+
+var exchangePool = sync.Pool{New: func() any { return new(exchange) }}
+
+// acquireExchange starts the exchange of ctx on pool.
+func acquireExchange(g *Gateway, pool *Pool, ctx *fasthttp.RequestCtx) *exchange {
+	ex := exchangePool.Get().(*exchange)
+	ex.g, ex.pool, ex.start = g, pool, time.Now()
+	return ex
+}
+
+// release returns ex to the pool.
+func (ex *exchange) release() {
+	if ex.forward != nil {
+		fasthttp.ReleaseRequest(ex.forward)
+		ex.forward = nil
+	}
+	ex.g, ex.pool, ex.backend, ex.resp, ex.body = nil, nil, nil, nil, nil
+	ex.status, ex.bytes = 0, 0
+	ex.method, ex.host, ex.path = ex.method[:0], ex.host[:0], ex.path[:0]
+	ex.limit = limitedReader{}
+	exchangePool.Put(ex)
+}
+
+// hopHeaders are the hop-by-hop headers a proxy must not forward (RFC 9110
+// section 7.6.1), besides those the Connection header names.
+var hopHeaders = []string{
+	fasthttp.HeaderConnection, "Keep-Alive", fasthttp.HeaderProxyConnection,
+	fasthttp.HeaderProxyAuthenticate, fasthttp.HeaderProxyAuthorization,
+	fasthttp.HeaderTE, fasthttp.HeaderTrailer, fasthttp.HeaderTransferEncoding,
+	fasthttp.HeaderUpgrade,
+}
+
+// prepare rewrites the request for its backend: the client's Host is kept,
+// hop-by-hop headers go, X-Forwarded-For gets the client appended and
+// X-Forwarded-Proto and -Host are set. It returns the hash of the client's
+// address for ip_hash.
+func (ex *exchange) prepare(ctx *fasthttp.RequestCtx, cfg *Config) uint64 {
+	req := &ctx.Request
+	h := &req.Header
+	req.UseHostHeader = true
+	h.SetNoDefaultContentType(true)
+	peer := peerAddr(ctx)
+	ex.client = clientAddr(h, peer, cfg.TrustedProxies)
+	if ex.g.accessLog != nil {
+		ex.method = append(ex.method[:0], h.Method()...)
+		ex.host = append(ex.host[:0], h.Host()...)
+		ex.path = append(ex.path[:0], h.RequestURI()...)
+	}
+	ex.scratch = stripHopByHop(h, ex.scratch)
+	h.Del(fasthttp.HeaderExpect)
+
+	// X-Forwarded-For: every value the client sent, then the peer.
+	buf := ex.scratch[:0]
+	for k, v := range h.All() {
+		if bytes.EqualFold(k, strXForwardedFor) {
+			if len(buf) > 0 {
+				buf = append(buf, ", "...)
+			}
+			buf = append(buf, v...)
+		}
+	}
+	if len(buf) > 0 {
+		buf = append(buf, ", "...)
+	}
+	buf = peer.AppendTo(buf)
+	h.SetBytesV(fasthttp.HeaderXForwardedFor, buf)
+	ex.scratch = buf
+	trusted := trustedPeer(peer, cfg.TrustedProxies)
+	if !trusted || len(h.Peek(fasthttp.HeaderXForwardedProto)) == 0 {
+		if ctx.IsTLS() {
+			h.Set(fasthttp.HeaderXForwardedProto, "https")
+		} else {
+			h.Set(fasthttp.HeaderXForwardedProto, "http")
+		}
+	}
+	if !trusted || len(h.Peek(fasthttp.HeaderXForwardedHost)) == 0 {
+		h.SetBytesV(fasthttp.HeaderXForwardedHost, h.Host())
+	}
+	if ex.pool.Algorithm == IPHash {
+		return clientHash(ex.client)
+	}
+	return 0
+}
+
+var strXForwardedFor = []byte(fasthttp.HeaderXForwardedFor)
+
+// stripHopByHop deletes the hop-by-hop headers of a request or response
+// header, including every header its Connection header names. scratch is
+// reused and returned.
+func stripHopByHop(h interface {
+	Peek(string) []byte
+	Del(string)
+	DelBytes([]byte)
+}, scratch []byte) []byte {
+	if conn := h.Peek(fasthttp.HeaderConnection); len(conn) > 0 {
+		scratch = append(scratch[:0], conn...)
+		for tok := range bytes.SplitSeq(scratch, []byte(",")) {
+			tok = bytes.TrimSpace(tok)
+			if len(tok) > 0 && !bytes.EqualFold(tok, []byte("close")) && !bytes.EqualFold(tok, []byte("keep-alive")) {
+				h.DelBytes(tok)
+			}
+		}
+	}
+	for _, name := range hopHeaders {
+		h.Del(name)
+	}
+	return scratch
+}
+
+// limited returns the request to forward in place of req when req has a
+// chunked body and the config limits body size: a copy whose body stream
+// counts bytes and fails past limit. It returns nil otherwise.
+func (ex *exchange) limited(req *fasthttp.Request, limit int64) *fasthttp.Request {
+	if limit <= 0 || req.Header.ContentLength() != -1 || !req.IsBodyStream() {
+		return nil
+	}
+	ex.forward = fasthttp.AcquireRequest()
+	req.Header.CopyTo(&ex.forward.Header)
+	ex.forward.UseHostHeader = true
+	ex.forward.Header.SetNoDefaultContentType(true)
+	ex.limit = limitedReader{r: req.BodyStream(), left: limit}
+	ex.forward.SetBodyStream(&ex.limit, -1)
+	return ex.forward
+}
+
+// errBodyTooLarge ends a chunked request body that passed the size limit.
+var errBodyTooLarge = errors.New("request body too large")
+
+// limitedReader fails once more than left bytes were read. Unlike
+// io.LimitedReader, fasthttp does not mistake it for a sized body.
+type limitedReader struct {
+	r    io.Reader
+	left int64
+	over bool
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	if l.left < 0 {
+		l.over = true
+		return n, errBodyTooLarge
+	}
+	return n, err
+}
+
+// relay hands the backend's response to the client: the header now, the
+// body as the server writes it. ex then belongs to the response and is
+// released when the server closes the body.
+func (ex *exchange) relay(ctx *fasthttp.RequestCtx, b *Backend, resp *fasthttp.Response) {
+	ex.backend, ex.resp, ex.status = b, resp, resp.StatusCode()
+	out := &ctx.Response
+	resp.Header.CopyTo(&out.Header)
+	ex.scratch = stripHopByHop(&out.Header, ex.scratch)
+	if s := resp.BodyStream(); s != nil {
+		ex.body = s
+		size := resp.Header.ContentLength()
+		if size < 0 {
+			size = -1
+		}
+		out.SetBodyStream(ex, size)
+		if bytes.HasPrefix(resp.Header.ContentType(), []byte("text/event-stream")) {
+			out.ImmediateHeaderFlush = true
+		}
+		return
+	}
+	out.SetBodyRaw(nil)
+	if body := resp.Body(); len(body) > 0 {
+		out.SetBody(body)
+	}
+	ex.finish()
+}
+
+// Read passes the backend's body to the server, counting bytes.
+func (ex *exchange) Read(p []byte) (int, error) {
+	n, err := ex.body.Read(p)
+	ex.bytes += int64(n)
+	return n, err
+}
+
+// Close is called by the server when it has written the body or given up
+// on the client: the backend connection goes back to its pool (or is
+// closed when unread), and the exchange ends.
+func (ex *exchange) Close() error {
+	err := ex.resp.CloseBodyStream()
+	ex.finish()
+	return err
+}
+
+// finish ends the exchange: the backend's request is no longer in flight,
+// the metrics and the access log see it, and ex is released.
+func (ex *exchange) finish() {
+	b := ex.backend
+	b.served.Add(1)
+	b.release()
+	ex.g.observe(ex)
+	fasthttp.ReleaseResponse(ex.resp)
+	ex.release()
+}
+
+// peerAddr returns the TCP peer of ctx.
+func peerAddr(ctx *fasthttp.RequestCtx) netip.Addr {
+	if ta, ok := ctx.RemoteAddr().(*net.TCPAddr); ok {
+		if a, ok := netip.AddrFromSlice(ta.IP); ok {
+			return a.Unmap()
+		}
+	}
+	return netip.IPv4Unspecified()
+}
+
+// trustedPeer reports whether peer is one of the trusted proxies.
+func trustedPeer(peer netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(peer) {
+			return true
+		}
+	}
+	return false
+}
+
+// clientAddr returns the address that stands for the client: the TCP peer,
+// or, when the peer is a trusted proxy, the rightmost address of
+// X-Forwarded-For that is not itself a trusted proxy.
+func clientAddr(h *fasthttp.RequestHeader, peer netip.Addr, trusted []netip.Prefix) netip.Addr {
+	if len(trusted) == 0 || !trustedPeer(peer, trusted) {
+		return peer
+	}
+	client := peer
+	// Walk every X-Forwarded-For value; later ones were appended later.
+	for k, v := range h.All() {
+		if !bytes.EqualFold(k, strXForwardedFor) {
+			continue
+		}
+		for part := range bytes.SplitSeq(v, []byte(",")) {
+			a, err := netip.ParseAddr(string(bytes.TrimSpace(part)))
+			if err != nil {
+				continue
+			}
+			a = a.Unmap()
+			if !trustedPeer(a, trusted) {
+				client = a
+			}
+		}
+	}
+	return client
+}
+
+// smuggled reports whether a request carries both Content-Length and
+// Transfer-Encoding, which fasthttp accepts (chunked wins) but a proxy must
+// refuse rather than forward.
+func smuggled(h *fasthttp.RequestHeader) bool {
+	if h.ContentLength() != -1 {
+		return false
+	}
+	raw := h.RawHeaders()
+	for line := range bytes.SplitSeq(raw, []byte("\n")) {
+		if len(line) > len("content-length:") && bytes.EqualFold(line[:len("content-length:")], []byte("content-length:")) {
+			return true
+		}
+	}
+	return false
+}
+
+// isUpgrade reports whether the request asks to switch protocols.
+func isUpgrade(h *fasthttp.RequestHeader) bool {
+	return h.ConnectionUpgrade() && len(h.Peek(fasthttp.HeaderUpgrade)) > 0
+}

@@ -1,0 +1,220 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Gateway is a running reverse proxy. It serves the current [Generation]
+// and replaces it when [Gateway.Apply] is given a new config: the new
+// generation is built completely beside the running one and published with
+// one atomic store, so a request finishes on the generation it started with
+// and none is dropped.
+type Gateway struct {
+	logger *slog.Logger
+
+	gen atomic.Pointer[Generation]
+
+	// mu serialises Apply and guards what only Apply touches.
+	mu       sync.Mutex
+	live     map[string]*Backend
+	number   uint64
+	listener *listener
+	retired  []*listener // earlier listeners whose connections still run
+	closed   bool
+
+	reloads   reloadLog
+	tunnels   tunnelSet
+	accessLog *accessLog
+	metrics   *metrics
+	draining  atomic.Bool
+}
+
+// Options configures a [Gateway].
+type Options struct {
+	// Logger receives the gateway's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// New returns a gateway that serves nothing until the first successful
+// [Gateway.Apply].
+func New(opts Options) *Gateway {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	g := &Gateway{logger: logger, live: make(map[string]*Backend)}
+	g.metrics = newMetrics(g)
+	return g
+}
+
+// Current returns the generation being served, or nil before the first
+// config was applied.
+func (g *Gateway) Current() *Generation { return g.gen.Load() }
+
+// Triggers name what caused a reload in its [ReloadRecord].
+const (
+	TriggerStart  = "start"
+	TriggerWatch  = "watch"
+	TriggerSignal = "signal"
+)
+
+// Load decodes data as the config file source and applies it: the very
+// code path `gateway validate` checks files with, followed by
+// [Gateway.Apply]. A config that does not decode is rejected and recorded
+// like one that does not apply; the running generation keeps serving.
+func (g *Gateway) Load(source string, data []byte, trigger string) (ReloadRecord, error) {
+	start := time.Now()
+	cfg, err := Decode(source, data)
+	if err != nil {
+		rec := ReloadRecord{Hash: hashOf(data), Trigger: trigger, Time: start, Result: ResultRejected, Error: err.Error()}
+		rec.Duration = time.Since(start)
+		g.record(rec)
+		return rec, err
+	}
+	return g.apply(cfg, trigger, start)
+}
+
+// Apply builds the generation for cfg beside the running one and publishes
+// it. Backends whose identity did not change are carried over with their
+// health, counters, in-flight requests and connections; new ones start
+// fresh and are probed at once; those that left stop probing and close
+// their idle connections when their last request ends. A listen address
+// that changed is bound before anything is published, so a failure to bind
+// rejects the whole config.
+func (g *Gateway) Apply(cfg *Config, trigger string) (ReloadRecord, error) {
+	return g.apply(cfg, trigger, time.Now())
+}
+
+func (g *Gateway) apply(cfg *Config, trigger string, start time.Time) (ReloadRecord, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	rec := ReloadRecord{Hash: cfg.Hash, Trigger: trigger, Time: start}
+	reject := func(err error) (ReloadRecord, error) {
+		rec.Result, rec.Error, rec.Duration = ResultRejected, err.Error(), time.Since(start)
+		g.record(rec)
+		return rec, err
+	}
+	if g.closed {
+		return reject(errors.New("the gateway is shutting down"))
+	}
+	prev := g.gen.Load()
+	gen, next, retired, stats := build(cfg, g.number+1, prev, g.live, g.logger)
+
+	var ln *listener
+	if g.listener == nil || g.listener.changed(cfg) {
+		var err error
+		if ln, err = g.listen(cfg); err != nil {
+			return reject(fmt.Errorf("%s: listen: %w", cfg.Source, err))
+		}
+	}
+	if err := g.openAccessLog(cfg); err != nil {
+		if ln != nil {
+			ln.close()
+		}
+		return reject(err)
+	}
+	admin, err := g.prepareAdmin(cfg)
+	if err != nil {
+		if ln != nil {
+			ln.close()
+		}
+		return reject(fmt.Errorf("%s: admin: %w", cfg.Source, err))
+	}
+
+	g.number++
+	gen.LoadedAt = time.Now()
+	g.gen.Store(gen)
+	for key, b := range next {
+		if _, carried := g.live[key]; !carried {
+			b.start()
+		}
+	}
+	g.live = next
+	for _, b := range retired {
+		b.retire()
+	}
+	if ln != nil {
+		old := g.listener
+		g.listener = ln
+		ln.start()
+		if old != nil {
+			old.stopAccepting()
+			g.retired = append(g.retired, old)
+		}
+	}
+	g.swapAdmin(admin)
+	g.metrics.sync(gen)
+
+	rec.Generation, rec.Result, rec.Duration = gen.Number, ResultApplied, time.Since(start)
+	rec.Carried, rec.Added, rec.Removed = stats.Carried, stats.Added, stats.Removed
+	g.record(rec)
+	return rec, nil
+}
+
+// Addr returns the address the public listener is bound to, or "" when
+// there is none.
+func (g *Gateway) Addr() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.listener == nil {
+		return ""
+	}
+	return g.listener.ln.Addr().String()
+}
+
+// Ready reports whether the gateway has a config, a listener and is not
+// draining: what /readyz answers.
+func (g *Gateway) Ready() bool {
+	return g.gen.Load() != nil && !g.draining.Load()
+}
+
+// Shutdown stops the gateway gracefully: it stops accepting connections,
+// lets the requests in flight (upgraded connections included) finish until
+// ctx is done, then closes what is left and stops every health checker.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.draining.Store(true)
+	g.mu.Lock()
+	g.closed = true
+	listeners := append(g.retired, g.listener)
+	g.retired, g.listener = nil, nil
+	live := g.live
+	g.live = map[string]*Backend{}
+	g.mu.Unlock()
+
+	var wg sync.WaitGroup
+	errs := make([]error, len(listeners))
+	for i, ln := range listeners {
+		if ln == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = ln.shutdown(ctx)
+		}()
+	}
+	tunnelsDone := make(chan struct{})
+	go func() {
+		g.tunnels.Wait()
+		close(tunnelsDone)
+	}()
+	select {
+	case <-tunnelsDone:
+	case <-ctx.Done():
+		g.tunnels.closeAll()
+		<-tunnelsDone
+	}
+	wg.Wait()
+	for _, b := range live {
+		b.retire()
+	}
+	g.closeAdmin()
+	g.closeAccessLog()
+	return errors.Join(errs...)
+}

@@ -1,0 +1,155 @@
+package gateway
+
+import (
+	"bytes"
+	"log/slog"
+	"time"
+)
+
+// Generation is everything one config produced: its pools, their backends
+// and the routes to them. A Generation is immutable once published; a
+// request loads the current one once and finishes on it, however long it
+// takes, while a reload publishes the next one beside it.
+type Generation struct {
+	// Number counts the generations this process has published, from 1.
+	Number uint64
+	// Config is the config the generation was built from.
+	Config *Config
+	// LoadedAt is when the generation was published.
+	LoadedAt time.Time
+	// Pools lists the pools in config order.
+	Pools []*Pool
+
+	routes []route
+}
+
+// route is a compiled [RouteConfig].
+type route struct {
+	host   []byte // lowercase; empty matches any host
+	prefix []byte // empty matches any path
+	pool   *Pool
+}
+
+// match returns the pool of the first route that matches host (the Host
+// header, any port ignored) and path, or nil.
+func (g *Generation) match(host, path []byte) *Pool {
+	host = stripPort(host)
+	for i := range g.routes {
+		r := &g.routes[i]
+		if len(r.host) > 0 && !bytes.EqualFold(r.host, host) {
+			continue
+		}
+		if len(r.prefix) > 0 && !bytes.HasPrefix(path, r.prefix) {
+			continue
+		}
+		return r.pool
+	}
+	return nil
+}
+
+// Pool returns the pool called name, or nil.
+func (g *Generation) Pool(name string) *Pool {
+	for _, p := range g.Pools {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// stripPort removes a trailing ":port" from a Host header value, minding
+// IPv6 literals in brackets.
+func stripPort(host []byte) []byte {
+	for i := len(host) - 1; i >= 0; i-- {
+		switch c := host[i]; {
+		case c == ':':
+			return host[:i]
+		case c == ']':
+			return host
+		case c < '0' || c > '9':
+			return host
+		}
+	}
+	return host
+}
+
+// carryStats counts what a build did with the backends of the generation
+// before it.
+type carryStats struct {
+	Carried, Added, Removed int
+}
+
+// build makes the generation for cfg beside prev. Backends whose identity
+// is in live are reused, the others created; the returned map is the new
+// set of live backends and retired lists those that left the config. build
+// starts nothing and changes nothing that a running request can see.
+func build(cfg *Config, number uint64, prev *Generation, live map[string]*Backend, logger *slog.Logger) (g *Generation, next map[string]*Backend, retired []*Backend, stats carryStats) {
+	g = &Generation{Number: number, Config: cfg}
+	next = make(map[string]*Backend)
+	for _, pc := range cfg.Pools {
+		p := &Pool{Name: pc.Name, Algorithm: pc.Algorithm, on5xx: pc.Passive.On5xx}
+		for _, sc := range pc.Servers {
+			key := backendKey(sc.URL, pc)
+			b, seen := next[key]
+			carried := false
+			if !seen {
+				if old, ok := live[key]; ok {
+					b, carried = old, true
+					stats.Carried++
+				} else {
+					b = newBackend(sc, pc, logger)
+					stats.Added++
+				}
+				next[key] = b
+			} else {
+				_, carried = live[key]
+			}
+			p.Backends = append(p.Backends, b)
+			p.Carried = append(p.Carried, carried)
+			p.weights = append(p.weights, sc.Weight)
+		}
+		p.selector = newSelector(p.Algorithm, p.weights)
+		if prev != nil {
+			continueRotation(p, prev.Pool(p.Name))
+		}
+		g.Pools = append(g.Pools, p)
+	}
+	for _, rc := range cfg.Routes {
+		g.routes = append(g.routes, route{host: []byte(rc.Host), prefix: []byte(rc.PathPrefix), pool: g.Pool(rc.Pool)})
+	}
+	for key, b := range live {
+		if _, ok := next[key]; !ok {
+			retired = append(retired, b)
+			stats.Removed++
+		}
+	}
+	return g, next, retired, stats
+}
+
+// continueRotation makes p's rotation go on from where old's stopped: if
+// the backend old served last is in p, p's next pick is the one after it.
+func continueRotation(p, old *Pool) {
+	if old == nil || old.Algorithm != p.Algorithm || len(old.Backends) == 0 {
+		return
+	}
+	last := -1
+	switch s := old.selector.(type) {
+	case *roundRobin:
+		last = s.last(len(old.Backends))
+	case *weightedRoundRobin:
+		last = s.last()
+	}
+	if last < 0 {
+		return
+	}
+	i := p.index(old.Backends[last].key)
+	if i < 0 {
+		return
+	}
+	switch s := p.selector.(type) {
+	case *roundRobin:
+		s.continueAfter(i)
+	case *weightedRoundRobin:
+		s.continueAfter(i)
+	}
+}

@@ -1,0 +1,113 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// testBackend is a named loopback backend that records the last request.
+type testBackend struct {
+	*httptest.Server
+	name string
+	last chan *http.Request
+}
+
+// startBackend starts a backend answering its name on every path, plus
+// whatever handler adds.
+func startBackend(t *testing.T, name string, handler http.HandlerFunc) *testBackend {
+	t.Helper()
+	b := &testBackend{name: name, last: make(chan *http.Request, 1000)}
+	b.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case b.last <- r.Clone(context.Background()):
+		default:
+		}
+		w.Header().Set("X-Backend", name)
+		if handler != nil {
+			handler(w, r)
+			return
+		}
+		io.WriteString(w, name)
+	}))
+	t.Cleanup(b.Close)
+	return b
+}
+
+// startGateway applies the YAML config and returns the gateway and its
+// base URL. The config's listen address should be 127.0.0.1:0.
+func startGateway(t *testing.T, config string) (*Gateway, string) {
+	t.Helper()
+	g := New(Options{})
+	if _, err := g.Load("test.yaml", []byte(config), TriggerStart); err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		g.Shutdown(ctx)
+	})
+	return g, "http://" + g.Addr()
+}
+
+// poolConfig is a config with one pool of the given servers and health
+// checks off unless extra says otherwise.
+func poolConfig(algorithm string, extra string, servers ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "listen: 127.0.0.1:0\npools:\n  p:\n    algorithm: %s\n    healthCheck: {enabled: false}\n%s    servers:\n", algorithm, extra)
+	for _, s := range servers {
+		fmt.Fprintf(&b, "      - %s\n", s)
+	}
+	return b.String()
+}
+
+// get fetches url with a fresh keep-alive client and returns status and
+// body.
+func get(t *testing.T, c *http.Client, url string) (int, string) {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: reading body: %v", url, err)
+	}
+	return resp.StatusCode, string(body)
+}
+
+// closedAddr returns a loopback address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// rawRequest writes raw to addr and returns what comes back until the
+// connection closes or the deadline passes.
+func rawRequest(t *testing.T, addr, raw string) string {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(c)
+	return string(out)
+}

@@ -1,0 +1,82 @@
+package gateway
+
+// Pool is a named set of backends and the algorithm that picks among them.
+// A Pool belongs to one [Generation] and never changes once published; its
+// backends are shared with other generations.
+type Pool struct {
+	// Name is the pool's name in the config.
+	Name string
+	// Algorithm is the pool's selection algorithm.
+	Algorithm Algorithm
+	// Backends lists the pool's backends in config order.
+	Backends []*Backend
+	// Carried tells, for each backend, whether it came over from the
+	// generation before.
+	Carried []bool
+
+	weights  []int
+	selector selector
+	on5xx    bool
+}
+
+// selector picks a backend of a pool. pick returns the index of a healthy
+// backend whose bit is not set in tried (indexes of 64 and above are never
+// excluded by tried), or -1 when there is none. client is the hash of the
+// client's address, for the algorithms that use it. Implementations are
+// safe for concurrent use and take no lock.
+type selector interface {
+	pick(p *Pool, client uint64, tried uint64) int
+}
+
+// usable reports whether backend i may take a request.
+func (p *Pool) usable(i int, tried uint64) bool {
+	if i < 64 && tried&(1<<uint(i)) != 0 {
+		return false
+	}
+	return p.Backends[i].Health.Healthy()
+}
+
+// anyHealthy reports whether at least one backend of p is healthy.
+func (p *Pool) anyHealthy() bool {
+	for _, b := range p.Backends {
+		if b.Health.Healthy() {
+			return true
+		}
+	}
+	return false
+}
+
+// healthyOtherThan reports whether a backend of p other than b is healthy.
+func (p *Pool) healthyOtherThan(b *Backend) bool {
+	for _, o := range p.Backends {
+		if o != b && o.Health.Healthy() {
+			return true
+		}
+	}
+	return false
+}
+
+// index returns the index of the backend with key, or -1.
+func (p *Pool) index(key string) int {
+	for i, b := range p.Backends {
+		if b.key == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// newSelector returns the selector for algorithm a over the pool's
+// backends and weights.
+func newSelector(a Algorithm, weights []int) selector {
+	switch a {
+	case WeightedRoundRobin:
+		return newWeightedRoundRobin(weights)
+	case LeastConnections:
+		return &leastConnections{}
+	case IPHash:
+		return newRendezvous()
+	default:
+		return &roundRobin{}
+	}
+}
