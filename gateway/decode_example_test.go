@@ -1,0 +1,46 @@
+package gateway_test
+
+import (
+	"fmt"
+
+	"github.com/gatewayhq/gateway/gateway"
+)
+
+func ExampleDecode() {
+	// The original one-line config: one pool of two servers.
+	c, err := gateway.Decode("gateway.json", []byte(`{"port": ":8080", "healthCheckInterval": "2s", "servers": ["http://localhost:5001", "http://localhost:5002"]}`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("listen", c.Listen)
+	for _, p := range c.Pools {
+		fmt.Println("pool", p.Name, p.Algorithm, "probed every", p.HealthCheck.Interval)
+		for _, s := range p.Servers {
+			fmt.Println("  server", s.URL, "weight", s.Weight)
+		}
+	}
+	for _, r := range c.Routes {
+		fmt.Printf("route host=%q pathPrefix=%q -> %s\n", r.Host, r.PathPrefix, r.Pool)
+	}
+
+	// A config with mistakes: every one is reported, with where it is.
+	_, err = gateway.Decode("gateway.yaml", []byte(`listen: 8080
+pools:
+  api:
+    servers: [localhost:5001]
+    healthCheck: {intreval: 2s}
+routes:
+  - pool: apii
+`))
+	fmt.Println(err)
+	// Output:
+	// listen :8080
+	// pool default round_robin probed every 2s
+	//   server http://localhost:5001 weight 1
+	//   server http://localhost:5002 weight 1
+	// route host="" pathPrefix="" -> default
+	// gateway.yaml:4:15: pools.api.servers[0]: missing scheme; write it as "http://localhost:5001" (got "localhost:5001")
+	// gateway.yaml:5:19: pools.api.healthCheck.intreval: unknown key "intreval"; did you mean "interval"?
+	// gateway.yaml:7:11: routes[0].pool: no pool named "apii"; did you mean "api"?
+}
