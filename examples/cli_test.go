@@ -1,0 +1,205 @@
+package examples_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	binary    string
+	buildErr  error
+)
+
+// gatewayBinary builds the gateway command once for the CLI tests, the
+// way a user would: `go build` at the module root.
+func gatewayBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "gateway-cli")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binary = filepath.Join(dir, "gateway")
+		out, err := exec.Command("go", "build", "-o", binary, "..").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binary
+}
+
+func runGateway(t *testing.T, args ...string) (stdout string, code int) {
+	t.Helper()
+	cmd := exec.Command(gatewayBinary(t), args...)
+	var out strings.Builder
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return out.String(), ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), 0
+}
+
+func TestCLIValidateAcceptsExamples(t *testing.T) {
+	out, code := runGateway(t, "validate", "seed.json", "gateway.yaml", "full.yaml", "demo.yaml")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	if !strings.Contains(out, "seed.json: ok (1 pools, 2 servers)\n") {
+		t.Fatalf("output lacks the seed's ok line:\n%s", out)
+	}
+	if n := strings.Count(out, ": ok ("); n != 4 {
+		t.Fatalf("%d ok lines, want 4:\n%s", n, out)
+	}
+}
+
+func TestCLIValidateReportsEveryProblem(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("listen: \":8080\"\npools:\n  api:\n    algorithm: fastest\n    servers: [\"ftp://x\"]\n    healthCheck:\n      intreval: 2s\n"), 0o644)
+	out, code := runGateway(t, "validate", bad)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, out)
+	}
+	for _, want := range []string{bad + ":4:", "pools.api.algorithm", bad + ":5:", "ftp", "healthCheck.intreval"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+
+	out, code = runGateway(t, "validate", "--format", "json", bad, "seed.json")
+	if code != 1 {
+		t.Fatalf("json: exit %d, want 1", code)
+	}
+	var reports []struct {
+		File     string `json:"file"`
+		OK       bool   `json:"ok"`
+		Pools    int    `json:"pools"`
+		Servers  int    `json:"servers"`
+		Problems []struct {
+			Line    int    `json:"Line"`
+			Path    string `json:"Path"`
+			Message string `json:"Message"`
+		} `json:"problems"`
+	}
+	if err := json.Unmarshal([]byte(out), &reports); err != nil {
+		t.Fatalf("json output: %v\n%s", err, out)
+	}
+	if len(reports) != 2 || reports[0].OK || len(reports[0].Problems) < 3 || !reports[1].OK || reports[1].Servers != 2 {
+		t.Fatalf("json reports = %+v", reports)
+	}
+}
+
+func TestCLIRunRefusesInvalidConfig(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"port": ":8080", "servers": []}`), 0o644)
+	out, code := runGateway(t, "run", "--config", bad)
+	if code == 0 || !strings.Contains(out, "servers") {
+		t.Fatalf("exit %d, output:\n%s\nwant non-zero naming servers", code, out)
+	}
+}
+
+func freePort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestCLIRunDrainsOnSIGTERM starts `gateway run` on the seed config format,
+// sends SIGTERM while a slow request is in flight, and expects the request
+// to complete and the process to exit 0.
+func TestCLIRunDrainsOnSIGTERM(t *testing.T) {
+	release, started := make(chan struct{}), make(chan struct{})
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			close(started)
+			<-release
+		}
+		io.WriteString(w, "done")
+	}))
+	defer backend.Close()
+	listen := freePort(t)
+	cfg := filepath.Join(t.TempDir(), "config.json")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`{"port": %q, "healthCheckInterval": "2s", "servers": [%q]}`, listen, backend.URL)), 0o644)
+
+	cmd := exec.Command(gatewayBinary(t), "run", "--config", cfg, "--log-format", "json")
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	logs := bufio.NewScanner(stderr)
+	for logs.Scan() {
+		if strings.Contains(logs.Text(), `"msg":"serving"`) {
+			break
+		}
+	}
+	go io.Copy(io.Discard, stderr)
+
+	result := make(chan string, 1)
+	go func() {
+		resp, err := http.Get("http://" + listen + "/slow")
+		if err != nil {
+			result <- err.Error()
+			return
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		result <- fmt.Sprintf("%d %s", resp.StatusCode, body)
+	}()
+	select {
+	case <-started:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the slow request never reached the backend")
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	// New connections are refused once draining has begun.
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		c, err := net.Dial("tcp", listen)
+		if err != nil {
+			break
+		}
+		c.Close()
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(release)
+	if got := <-result; got != "200 done" {
+		t.Fatalf("in-flight request got %q, want 200 done", got)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("gateway exited with %v, want 0", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("gateway did not exit after draining")
+	}
+}

@@ -1,0 +1,358 @@
+// Command gateway is an HTTP load balancer and reverse proxy driven by a
+// declarative YAML or JSON config that it watches: save the file and the
+// gateway takes the new config within a quarter second, without dropping a
+// request and without forgetting what it knew about the backends that did
+// not change.
+//
+//	gateway run --config gateway.yaml
+//	gateway validate gateway.yaml
+//	gateway demo
+//	gateway status --admin 127.0.0.1:9901
+package main
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gatewayhq/gateway/gateway"
+	"github.com/gatewayhq/gateway/reload"
+	"github.com/urfave/cli/v2"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+//go:embed examples/demo.yaml
+var demoConfig []byte
+
+func main() {
+	app := &cli.App{
+		Name:    "gateway",
+		Usage:   "an HTTP load balancer that reloads its config on change",
+		Version: version,
+		Commands: []*cli.Command{
+			runCommand(),
+			validateCommand(),
+			demoCommand(),
+			statusCommand(),
+		},
+		ExitErrHandler: func(c *cli.Context, err error) {},
+	}
+	if err := app.Run(os.Args); err != nil {
+		var ec cli.ExitCoder
+		if errors.As(err, &ec) {
+			if msg := err.Error(); msg != "" {
+				fmt.Fprintln(os.Stderr, msg)
+			}
+			os.Exit(ec.ExitCode())
+		}
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(1)
+	}
+}
+
+// logFlags are the logging flags of the commands that serve.
+func logFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "log-format", Usage: "text or json (default: text on a terminal, json otherwise)"},
+		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+	}
+}
+
+// newLogger builds the process's logger from the logging flags.
+func newLogger(c *cli.Context) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
+		return nil, cli.Exit(fmt.Sprintf("--log-level: %v", err), 2)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	format := c.String("log-format")
+	if format == "" {
+		format = "json"
+		if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			format = "text"
+		}
+	}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, cli.Exit(fmt.Sprintf("--log-format: want text or json, got %q", format), 2)
+}
+
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "serve with a config file, reloading it when it changes",
+		ArgsUsage: " ",
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, EnvVars: []string{"GATEWAY_CONFIG"}, Value: "gateway.yaml", Usage: "config `FILE` (YAML or JSON)"},
+			&cli.BoolFlag{Name: "watch", Value: true, Usage: "reload when the config file changes (--watch=false turns it off; SIGHUP always reloads)"},
+		}, logFlags()...),
+		Action: func(c *cli.Context) error {
+			logger, err := newLogger(c)
+			if err != nil {
+				return err
+			}
+			return serve(c.Context, c.String("config"), nil, c.Bool("watch"), logger, nil)
+		},
+	}
+}
+
+// serve runs a gateway on the config at path (or on data, when given,
+// without watching) until SIGTERM or SIGINT, then shuts down gracefully; a
+// second signal exits at once. ready, when not nil, is called once the
+// gateway serves.
+func serve(ctx context.Context, path string, data []byte, watch bool, logger *slog.Logger, ready func(*gateway.Gateway)) error {
+	embedded := data != nil
+	if !embedded {
+		var err error
+		if data, err = os.ReadFile(path); err != nil {
+			return cli.Exit(fmt.Sprintf("gateway: %v", err), 1)
+		}
+	}
+	g := gateway.New(gateway.Options{Logger: logger})
+	if _, err := g.Load(path, data, gateway.TriggerStart); err != nil {
+		return cli.Exit(err.Error(), 1)
+	}
+	logger.Info("serving", "listen", g.Addr(), "config", path, "watch", watch && !embedded)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	watcherDone := make(chan error, 1)
+	if watch && !embedded {
+		w := reload.New(path, func(b []byte) { g.Load(path, b, gateway.TriggerWatch) },
+			reload.Options{Initial: data, Logger: logger})
+		go func() { watcherDone <- w.Run(ctx) }()
+	} else {
+		watcherDone <- nil
+	}
+	if ready != nil {
+		ready(g)
+	}
+
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(signals)
+	for {
+		var sig os.Signal
+		select {
+		case sig = <-signals:
+		case <-ctx.Done():
+			sig = syscall.SIGTERM
+		}
+		if sig == syscall.SIGHUP {
+			if embedded {
+				continue
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				logger.Error("reload on SIGHUP: config unreadable; the running config keeps serving", "error", err)
+				continue
+			}
+			g.Load(path, b, gateway.TriggerSignal)
+			continue
+		}
+		timeout := 30 * time.Second
+		if gen := g.Current(); gen != nil {
+			timeout = gen.Config.ShutdownTimeout
+		}
+		logger.Info("shutting down", "signal", sig.String(), "timeout", timeout)
+		go func() {
+			// A second signal exits at once.
+			<-signals
+			logger.Warn("second signal: exiting now")
+			os.Exit(1)
+		}()
+		sctx, scancel := context.WithTimeout(context.Background(), timeout)
+		err := g.Shutdown(sctx)
+		scancel()
+		cancel()
+		<-watcherDone
+		if err != nil {
+			logger.Warn("shutdown timed out; connections closed", "error", err)
+		}
+		logger.Info("stopped")
+		return nil
+	}
+}
+
+func validateCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "validate",
+		Usage:     "check config files the way run loads them",
+		ArgsUsage: "FILE...",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "format", Value: "text", Usage: "text or json"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() == 0 {
+				return cli.Exit("gateway validate: name at least one config FILE", 2)
+			}
+			format := c.String("format")
+			if format != "text" && format != "json" {
+				return cli.Exit(fmt.Sprintf("--format: want text or json, got %q", format), 2)
+			}
+			reports := make([]validationReport, 0, c.NArg())
+			failed := false
+			for _, path := range c.Args().Slice() {
+				r := validateFile(path)
+				failed = failed || !r.OK
+				reports = append(reports, r)
+			}
+			if format == "json" {
+				enc := json.NewEncoder(c.App.Writer)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(reports); err != nil {
+					return err
+				}
+			} else {
+				for _, r := range reports {
+					r.writeText(c.App.Writer)
+				}
+			}
+			if failed {
+				return cli.Exit("", 1)
+			}
+			return nil
+		},
+	}
+}
+
+// validationReport is what validate says of one file.
+type validationReport struct {
+	File     string            `json:"file"`
+	OK       bool              `json:"ok"`
+	Pools    int               `json:"pools"`
+	Servers  int               `json:"servers"`
+	Problems []gateway.Problem `json:"problems"`
+}
+
+// validateFile loads path with the code path run uses.
+func validateFile(path string) validationReport {
+	r := validationReport{File: path, Problems: []gateway.Problem{}}
+	cfg, err := gateway.Load(path)
+	if err != nil {
+		var ce *gateway.ConfigError
+		if errors.As(err, &ce) {
+			r.Problems = ce.Problems
+		} else {
+			r.Problems = []gateway.Problem{{File: path, Message: err.Error()}}
+		}
+		return r
+	}
+	r.OK = true
+	r.Pools = len(cfg.Pools)
+	for _, p := range cfg.Pools {
+		r.Servers += len(p.Servers)
+	}
+	return r
+}
+
+func (r validationReport) writeText(w io.Writer) {
+	if r.OK {
+		fmt.Fprintf(w, "%s: ok (%d pools, %d servers)\n", r.File, r.Pools, r.Servers)
+		return
+	}
+	for _, p := range r.Problems {
+		fmt.Fprintln(w, p.Error())
+	}
+}
+
+func demoCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "demo",
+		Usage: "start three demo backends and the gateway in front of them on 127.0.0.1:8080",
+		Flags: logFlags(),
+		Action: func(c *cli.Context) error {
+			logger, err := newLogger(c)
+			if err != nil {
+				return err
+			}
+			stop, err := startDemoBackends([]string{"127.0.0.1:9001", "127.0.0.1:9002", "127.0.0.1:9003"})
+			if err != nil {
+				return cli.Exit(fmt.Sprintf("gateway demo: %v", err), 1)
+			}
+			defer stop()
+			return serve(c.Context, "examples/demo.yaml", demoConfig, false, logger, func(g *gateway.Gateway) {
+				fmt.Fprintf(c.App.Writer, "The gateway listens on http://%s and sends each request to the next of three backends.\n", g.Addr())
+				fmt.Fprintf(c.App.Writer, "Try:\n\n  for i in 1 2 3 4 5 6; do curl -s http://%s/; done\n\n", g.Addr())
+				fmt.Fprintln(c.App.Writer, "Status: gateway status --admin 127.0.0.1:9901    Stop: Ctrl-C")
+			})
+		},
+	}
+}
+
+// startDemoBackends serves a small named backend on each address: it
+// answers every path with its name and /health with 200.
+func startDemoBackends(addrs []string) (stop func(), err error) {
+	var servers []*http.Server
+	stop = func() {
+		for _, s := range servers {
+			s.Close()
+		}
+	}
+	for i, addr := range addrs {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		name := fmt.Sprintf("backend-%d", i+1)
+		s := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Backend", name)
+			fmt.Fprintf(w, "%s (%s) answered %s %s\n", name, addr, r.Method, r.URL.Path)
+		})}
+		servers = append(servers, s)
+		go s.Serve(ln)
+	}
+	return stop, nil
+}
+
+func statusCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "status",
+		Usage: "print the running gateway's pools and backends as a table",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "admin", Value: "127.0.0.1:9901", EnvVars: []string{"GATEWAY_ADMIN"}, Usage: "admin listener `ADDR`"},
+			&cli.BoolFlag{Name: "json", Usage: "print the raw /status JSON"},
+		},
+		Action: func(c *cli.Context) error {
+			addr := c.String("admin")
+			if !strings.Contains(addr, "://") {
+				addr = "http://" + addr
+			}
+			client := &http.Client{Timeout: 5 * time.Second}
+			resp, err := client.Get(addr + "/status")
+			if err != nil {
+				return cli.Exit(fmt.Sprintf("gateway status: %v (is the admin listener configured with `admin:`?)", err), 1)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return cli.Exit(fmt.Sprintf("gateway status: %s answered %s", addr, resp.Status), 1)
+			}
+			if c.Bool("json") {
+				_, err := io.Copy(c.App.Writer, resp.Body)
+				return err
+			}
+			if err := gateway.WriteStatusTable(c.App.Writer, resp.Body); err != nil {
+				return cli.Exit(fmt.Sprintf("gateway status: %v", err), 1)
+			}
+			return nil
+		},
+	}
+}
