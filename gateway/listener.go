@@ -69,9 +69,11 @@ func (g *Gateway) listen(cfg *Config) (*listener, error) {
 		sock = newSocket(ln)
 	}
 	srv := &fasthttp.Server{
-		Handler:                      g.serve,
-		ErrorHandler:                 g.serveError,
-		HeaderReceived:               func(*fasthttp.RequestHeader) fasthttp.RequestConfig { return fasthttp.RequestConfig{ReadTimeout: bodyTimeout} },
+		Handler:      g.serve,
+		ErrorHandler: g.serveError,
+		HeaderReceived: func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
+			return fasthttp.RequestConfig{ReadTimeout: bodyTimeout}
+		},
 		NoDefaultServerHeader:        true,
 		NoDefaultContentType:         true,
 		ReadBufferSize:               s.maxHeaderBytes,
@@ -235,7 +237,9 @@ func (g *Gateway) serveError(ctx *fasthttp.RequestCtx, err error) {
 }
 
 // fasthttpLogger sends fasthttp's own messages to the gateway's log.
-type fasthttpLogger struct{ l interface{ Debug(string, ...any) } }
+type fasthttpLogger struct {
+	l interface{ Debug(string, ...any) }
+}
 
 func (f fasthttpLogger) Printf(format string, args ...any) {
 	f.l.Debug("server", "message", fmt.Sprintf(format, args...))
