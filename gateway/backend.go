@@ -187,12 +187,17 @@ func (b *Backend) Served() uint64 { return b.served.Load() }
 // response takes (nginx's proxy_read_timeout).
 type deadlineConn struct {
 	net.Conn
-	read time.Duration
+	read     time.Duration
+	deadline coarseDeadline
 }
 
+// Read arms the read deadline as a [coarseDeadline]: a silent backend is
+// cut off after read and at most its slack later.
 func (c *deadlineConn) Read(p []byte) (int, error) {
-	if err := c.Conn.SetReadDeadline(time.Now().Add(c.read)); err != nil {
-		return 0, err
+	if at, move := c.deadline.next(time.Now(), c.read); move {
+		if err := c.Conn.SetReadDeadline(at); err != nil {
+			return 0, err
+		}
 	}
 	return c.Conn.Read(p)
 }

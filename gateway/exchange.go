@@ -44,7 +44,7 @@ var exchangePool = sync.Pool{New: func() any { return new(exchange) }}
 // acquireExchange starts the exchange of ctx on pool.
 func acquireExchange(g *Gateway, pool *Pool, ctx *fasthttp.RequestCtx) *exchange {
 	ex := exchangePool.Get().(*exchange)
-	ex.g, ex.pool, ex.start = g, pool, time.Now()
+	ex.g, ex.pool, ex.start = g, pool, ctx.Time()
 	return ex
 }
 
@@ -86,23 +86,30 @@ func (ex *exchange) prepare(ctx *fasthttp.RequestCtx, cfg *Config) uint64 {
 		ex.host = append(ex.host[:0], h.Host()...)
 		ex.path = append(ex.path[:0], h.RequestURI()...)
 	}
-	ex.scratch = stripHopByHop(h, ex.scratch)
-	h.Del(fasthttp.HeaderExpect)
-
-	// X-Forwarded-For: every value the client sent, then the peer.
-	buf := ex.scratch[:0]
-	for k, v := range h.All() {
-		if bytes.EqualFold(k, strXForwardedFor) {
-			if len(buf) > 0 {
-				buf = append(buf, ", "...)
-			}
-			buf = append(buf, v...)
-		}
+	// One pass finds what must go; most requests have nothing to delete.
+	hop, expect := false, false
+	for k := range h.All() {
+		hop = hop || isHopByHop(k)
+		expect = expect || equalFoldString(k, fasthttp.HeaderExpect)
 	}
-	if len(buf) > 0 {
-		buf = append(buf, ", "...)
+	if hop {
+		ex.scratch = deleteHopByHop(h, ex.scratch)
+	}
+	if expect {
+		h.Del(fasthttp.HeaderExpect)
+	}
+
+	// X-Forwarded-For: every value the client sent, then the peer, in
+	// one header.
+	buf := ex.scratch[:0]
+	sent := h.PeekAll(fasthttp.HeaderXForwardedFor)
+	for _, v := range sent {
+		buf = append(append(buf, v...), ", "...)
 	}
 	buf = peer.AppendTo(buf)
+	if len(sent) > 1 {
+		h.Del(fasthttp.HeaderXForwardedFor)
+	}
 	h.SetBytesV(fasthttp.HeaderXForwardedFor, buf)
 	ex.scratch = buf
 	trusted := trustedPeer(peer, cfg.TrustedProxies)
@@ -122,12 +129,50 @@ func (ex *exchange) prepare(ctx *fasthttp.RequestCtx, cfg *Config) uint64 {
 	return 0
 }
 
-var strXForwardedFor = []byte(fasthttp.HeaderXForwardedFor)
+// stripHopByHop deletes the hop-by-hop headers of a response header,
+// including every header its Connection header names. One pass over the
+// header finds whether there is any; only then are they deleted, so the
+// usual response costs no deletion. scratch is reused and returned.
+func stripHopByHop(h *fasthttp.ResponseHeader, scratch []byte) []byte {
+	for k := range h.All() {
+		if isHopByHop(k) {
+			return deleteHopByHop(h, scratch)
+		}
+	}
+	return scratch
+}
 
-// stripHopByHop deletes the hop-by-hop headers of a request or response
+// isHopByHop reports whether name is one of [hopHeaders].
+func isHopByHop(name []byte) bool {
+	switch len(name) {
+	case 2, 7, 10, 16, 17, 18, 19:
+		for _, hop := range hopHeaders {
+			if equalFoldString(name, hop) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// equalFoldString reports whether b and s are equal under ASCII case
+// folding, without converting either.
+func equalFoldString(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range len(b) {
+		if x, y := b[i]|0x20, s[i]|0x20; x != y || (x < 'a' || x > 'z') && b[i] != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// deleteHopByHop deletes the hop-by-hop headers of a request or response
 // header, including every header its Connection header names. scratch is
 // reused and returned.
-func stripHopByHop(h interface {
+func deleteHopByHop(h interface {
 	Peek(string) []byte
 	Del(string)
 	DelBytes([]byte)
@@ -267,10 +312,7 @@ func clientAddr(h *fasthttp.RequestHeader, peer netip.Addr, trusted []netip.Pref
 	}
 	client := peer
 	// Walk every X-Forwarded-For value; later ones were appended later.
-	for k, v := range h.All() {
-		if !bytes.EqualFold(k, strXForwardedFor) {
-			continue
-		}
+	for _, v := range h.PeekAll(fasthttp.HeaderXForwardedFor) {
 		for part := range bytes.SplitSeq(v, []byte(",")) {
 			a, err := netip.ParseAddr(string(bytes.TrimSpace(part)))
 			if err != nil {

@@ -69,11 +69,9 @@ func (g *Gateway) listen(cfg *Config) (*listener, error) {
 		sock = newSocket(ln)
 	}
 	srv := &fasthttp.Server{
-		Handler:      g.serve,
-		ErrorHandler: g.serveError,
-		HeaderReceived: func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
-			return fasthttp.RequestConfig{ReadTimeout: bodyTimeout}
-		},
+		Handler:                      g.serve,
+		ErrorHandler:                 g.serveError,
+		HeaderReceived:               bodyDeadline,
 		NoDefaultServerHeader:        true,
 		NoDefaultContentType:         true,
 		ReadBufferSize:               s.maxHeaderBytes,
@@ -87,6 +85,17 @@ func (g *Gateway) listen(cfg *Config) (*listener, error) {
 		Logger:                       fasthttpLogger{g.logger},
 	}
 	return &listener{cfg: s, sock: sock, view: sock.view(), srv: srv, done: make(chan struct{})}, nil
+}
+
+// bodyDeadline gives a request with a body [bodyTimeout] to send it, in
+// place of the header timeout that ran until its header arrived. A request
+// without one keeps the header timeout, which none of its reads outlives,
+// and its connection's timer is left alone.
+func bodyDeadline(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+	if h.ContentLength() == 0 {
+		return fasthttp.RequestConfig{}
+	}
+	return fasthttp.RequestConfig{ReadTimeout: bodyTimeout}
 }
 
 // start serves the listener in a goroutine that ends when its view of the
