@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"net/netip"
 	"sync"
@@ -35,8 +36,13 @@ type exchange struct {
 	path   []byte
 
 	scratch []byte
-	forward *fasthttp.Request // for a chunked body under a size limit
 	limit   limitedReader
+
+	// ctx is the request's context while the server writes a streamed
+	// response, and stall how long a write to the client may block.
+	ctx      *fasthttp.RequestCtx
+	stall    time.Duration
+	deadline coarseDeadline
 }
 
 var exchangePool = sync.Pool{New: func() any { return new(exchange) }}
@@ -50,10 +56,7 @@ func acquireExchange(g *Gateway, pool *Pool, ctx *fasthttp.RequestCtx) *exchange
 
 // release returns ex to the pool.
 func (ex *exchange) release() {
-	if ex.forward != nil {
-		fasthttp.ReleaseRequest(ex.forward)
-		ex.forward = nil
-	}
+	ex.ctx, ex.stall, ex.deadline = nil, 0, coarseDeadline{}
 	ex.g, ex.pool, ex.backend, ex.resp, ex.body = nil, nil, nil, nil, nil
 	ex.status, ex.bytes = 0, 0
 	ex.method, ex.host, ex.path = ex.method[:0], ex.host[:0], ex.path[:0]
@@ -81,6 +84,7 @@ func (ex *exchange) prepare(ctx *fasthttp.RequestCtx, cfg *Config) uint64 {
 	h.SetNoDefaultContentType(true)
 	peer := peerAddr(ctx)
 	ex.client = clientAddr(h, peer, cfg.TrustedProxies)
+	ex.stall = cfg.ClientIdleTimeout
 	if ex.g.accessLog != nil {
 		ex.method = append(ex.method[:0], h.Method()...)
 		ex.host = append(ex.host[:0], h.Host()...)
@@ -192,39 +196,70 @@ func deleteHopByHop(h interface {
 	return scratch
 }
 
-// limited returns the request to forward in place of req when req has a
-// chunked body and the config limits body size: a copy whose body stream
-// counts bytes and fails past limit. It returns nil otherwise.
-func (ex *exchange) limited(req *fasthttp.Request, limit int64) *fasthttp.Request {
-	if limit <= 0 || req.Header.ContentLength() != -1 || !req.IsBodyStream() {
-		return nil
+// watchBody puts ex's [limitedReader] in front of req's body stream, if
+// req has one, and reports whether it did. The reader fails the stream
+// past limit bytes when limit is positive, since a streamed chunked body
+// escapes fasthttp's own limit, and it remembers a failure of the client's
+// stream (a malformed chunk, a body cut short, a timeout), so that a round
+// trip it broke is not held against the backend.
+func (ex *exchange) watchBody(req *fasthttp.Request, limit int64) bool {
+	if !req.IsBodyStream() {
+		return false
 	}
-	ex.forward = fasthttp.AcquireRequest()
-	req.Header.CopyTo(&ex.forward.Header)
-	ex.forward.UseHostHeader = true
-	ex.forward.Header.SetNoDefaultContentType(true)
-	ex.limit = limitedReader{r: req.BodyStream(), left: limit}
-	ex.forward.SetBodyStream(&ex.limit, -1)
-	return ex.forward
+	if limit <= 0 {
+		limit = math.MaxInt64
+	}
+	size := max(req.Header.ContentLength(), -1)
+	ex.limit = limitedReader{r: req.BodyStream(), left: limit, size: int64(size)}
+	req.SetBodyStream(&ex.limit, size)
+	return true
 }
 
-// errBodyTooLarge ends a chunked request body that passed the size limit.
+// uploadFailure returns the status to answer with when the client's body
+// stream, not the backend, ended the round trip, or 0: 413 past the size
+// limit, 408 when the client was too slow, 400 otherwise.
+func (ex *exchange) uploadFailure() (int, string) {
+	var ne net.Error
+	switch err := ex.limit.err; {
+	case ex.limit.over:
+		return fasthttp.StatusRequestEntityTooLarge, "request body too large\n"
+	case err == nil:
+		return 0, ""
+	case errors.As(err, &ne) && ne.Timeout():
+		return fasthttp.StatusRequestTimeout, "the request body did not arrive in time\n"
+	}
+	return fasthttp.StatusBadRequest, "the request body is malformed or incomplete\n"
+}
+
+// errBodyTooLarge ends a request body that passed the size limit.
 var errBodyTooLarge = errors.New("request body too large")
 
-// limitedReader fails once more than left bytes were read. Unlike
-// io.LimitedReader, fasthttp does not mistake it for a sized body.
+// limitedReader passes a request body stream on and fails it once more
+// than left bytes were read, handing on no byte past the limit. Unlike
+// io.LimitedReader, fasthttp does not mistake it for a sized body. It
+// records in err how the client's stream failed, a body shorter than its
+// Content-Length (size) included.
 type limitedReader struct {
-	r    io.Reader
-	left int64
-	over bool
+	r          io.Reader
+	left       int64
+	size, read int64
+	over       bool
+	err        error
 }
 
 func (l *limitedReader) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
 	l.left -= int64(n)
+	l.read += int64(n)
 	if l.left < 0 {
 		l.over = true
-		return n, errBodyTooLarge
+		return n + int(l.left), errBodyTooLarge
+	}
+	if err == io.EOF && l.read < l.size {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil && err != io.EOF {
+		l.err = err
 	}
 	return n, err
 }
@@ -238,7 +273,7 @@ func (ex *exchange) relay(ctx *fasthttp.RequestCtx, b *Backend, resp *fasthttp.R
 	resp.Header.CopyTo(&out.Header)
 	ex.scratch = stripHopByHop(&out.Header, ex.scratch)
 	if s := resp.BodyStream(); s != nil {
-		ex.body = s
+		ex.body, ex.ctx = s, ctx
 		size := resp.Header.ContentLength()
 		if size < 0 {
 			size = -1
@@ -249,6 +284,9 @@ func (ex *exchange) relay(ctx *fasthttp.RequestCtx, b *Backend, resp *fasthttp.R
 		}
 		return
 	}
+	if ex.stall > 0 {
+		ctx.SetWriteDeadline(time.Now().Add(ex.stall))
+	}
 	out.SetBodyRaw(nil)
 	if body := resp.Body(); len(body) > 0 {
 		out.SetBody(body)
@@ -256,8 +294,16 @@ func (ex *exchange) relay(ctx *fasthttp.RequestCtx, b *Backend, resp *fasthttp.R
 	ex.finish()
 }
 
-// Read passes the backend's body to the server, counting bytes.
+// Read passes the backend's body to the server, counting bytes. Each read
+// gives the server's next write to the client the exchange's stall time
+// (the client idle timeout): a client that stops reading for that long is
+// cut off, and the server's Close then frees the backend connection.
 func (ex *exchange) Read(p []byte) (int, error) {
+	if ex.stall > 0 {
+		if at, move := ex.deadline.next(time.Now(), ex.stall); move {
+			ex.ctx.SetWriteDeadline(at)
+		}
+	}
 	n, err := ex.body.Read(p)
 	ex.bytes += int64(n)
 	return n, err

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -19,6 +20,11 @@ func (g *Gateway) serve(ctx *fasthttp.RequestCtx) {
 	if smuggled(h) {
 		ctx.SetConnectionClose()
 		g.refuse(ctx, nil, fasthttp.StatusBadRequest, "Content-Length with Transfer-Encoding is not allowed\n")
+		return
+	}
+	if status, reason := screen(ctx); status != 0 {
+		ctx.SetConnectionClose()
+		g.refuse(ctx, nil, status, reason)
 		return
 	}
 	pool := gen.match(h.Host(), ctx.Path())
@@ -48,13 +54,13 @@ func (g *Gateway) serve(ctx *fasthttp.RequestCtx) {
 func (g *Gateway) forward(ctx *fasthttp.RequestCtx, ex *exchange, pool *Pool, client uint64) {
 	req := &ctx.Request
 	bodyless := !req.IsBodyStream() && len(req.Body()) == 0
-	if lim := ex.limited(req, g.gen.Load().Config.MaxBodySize); lim != nil {
-		req = lim
+	if ex.watchBody(req, g.gen.Load().Config.MaxBodySize) {
 		bodyless = false
 	}
 	var tried uint64
 	failure := failNone
-	for attempt := 0; attempt < len(pool.Backends); attempt++ {
+	flushed := false
+	for attempt := 0; attempt <= len(pool.Backends); attempt++ {
 		i := pool.selector.pick(pool, client, tried)
 		if i < 0 {
 			break
@@ -72,12 +78,29 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, ex *exchange, pool *Pool, cl
 		}
 		b.release()
 		fasthttp.ReleaseResponse(resp)
+		if status, reason := ex.uploadFailure(); status != 0 {
+			// The client's body broke the round trip: not the backend's fault.
+			ex.release()
+			ctx.SetConnectionClose()
+			g.refuse(ctx, pool, status, reason)
+			return
+		}
 		b.failures.Add(1)
 		failure = classify(err)
 		g.passiveFailure(pool, b, failure.String())
-		retry := failure == failConnect || (failure == failReset && bodyless)
+		// A reset may come after the backend acted on the request, so only
+		// an idempotent one without a body is sent again (RFC 9110, 9.2.2).
+		retry := failure == failConnect || (failure == failReset && bodyless && idempotent(&req.Header))
 		if !retry || i >= 64 {
 			break
+		}
+		if failure == failReset && !flushed {
+			// A backend that restarted leaves every pooled connection to it
+			// dead, more than the client's own retry gets through: drop
+			// them, and let b be picked again on a fresh connection.
+			b.client.CloseIdleConnections()
+			flushed = true
+			continue
 		}
 		tried |= 1 << uint(i)
 	}
@@ -133,3 +156,44 @@ func (f upstreamFailure) String() string {
 	}
 	return "ok"
 }
+
+// screen refuses what fasthttp accepts but a proxy must not pass on, and
+// fills in what the forwarded request lacks. It returns the status and
+// reason to refuse the request with, or 0:
+//   - a version other than HTTP/1.0 and HTTP/1.1, which fasthttp would
+//     forward verbatim ("HTTP/2.0"): 505;
+//   - CONNECT, which would ask a backend to open a tunnel for the client:
+//     405;
+//   - a header name with white space in it ("Transfer Encoding"), which
+//     fasthttp keeps as it is while a backend may read it otherwise: 400.
+//
+// An absolute-form target names the host itself, so it replaces the Host
+// header for routing and forwarding (RFC 9112, section 3.2.2); an HTTP/1.0
+// request without Host gets the address the client connected to, which the
+// backend's HTTP/1.1 request must carry.
+func screen(ctx *fasthttp.RequestCtx) (int, string) {
+	h := &ctx.Request.Header
+	if p := h.Protocol(); !bytes.Equal(p, strHTTP11) && !bytes.Equal(p, strHTTP10) {
+		return fasthttp.StatusHTTPVersionNotSupported, "only HTTP/1.0 and HTTP/1.1 are supported\n"
+	}
+	if h.IsConnect() {
+		return fasthttp.StatusMethodNotAllowed, "CONNECT is not supported\n"
+	}
+	for k := range h.All() {
+		if bytes.IndexByte(k, ' ') >= 0 || bytes.IndexByte(k, '\t') >= 0 {
+			return fasthttp.StatusBadRequest, "white space in a header name is not allowed\n"
+		}
+	}
+	if uri := h.RequestURI(); len(uri) > 0 && uri[0] != '/' && uri[0] != '*' {
+		h.SetHostBytes(ctx.URI().Host())
+	}
+	if len(h.Host()) == 0 {
+		h.SetHost(ctx.LocalAddr().String())
+	}
+	return 0, ""
+}
+
+var (
+	strHTTP11 = []byte("HTTP/1.1")
+	strHTTP10 = []byte("HTTP/1.0")
+)

@@ -62,6 +62,12 @@ func retryStaleConnection(req *fasthttp.Request, attempts int, err error) (reset
 	if attempts >= 2 || classify(err) != failReset || req.IsBodyStream() {
 		return false, false
 	}
-	h := &req.Header
-	return false, h.IsGet() || h.IsHead() || h.IsOptions() || h.IsPut() || h.IsDelete() || h.IsTrace()
+	return false, idempotent(&req.Header)
+}
+
+// idempotent reports whether the request's method is idempotent (RFC 9110,
+// section 9.2.2), so that sending it again after a failure that may have
+// reached the backend does no harm.
+func idempotent(h *fasthttp.RequestHeader) bool {
+	return h.IsGet() || h.IsHead() || h.IsOptions() || h.IsPut() || h.IsDelete() || h.IsTrace()
 }

@@ -1,0 +1,301 @@
+package gateway
+
+// The leak tests run a workload, then check that the goroutines, open file
+// descriptors and live heap of the process come back to what they were
+// before it, within a small margin. GATEWAY_LONG=1 runs the long variants:
+// 1000 reloads instead of 200, 10,000 abandoned upgrades instead of 200.
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Margins over the baseline that still count as "back to it": a few
+// goroutines and descriptors come and go with keep-alive connections and
+// the server's idle workers, and the heap moves with pools and GC timing.
+const (
+	leakGoroutineMargin = 8
+	leakFDMargin        = 8
+	leakHeapMargin      = 2 << 20
+)
+
+// leakLong reports whether the long variants run.
+func leakLong() bool { return os.Getenv("GATEWAY_LONG") == "1" }
+
+// resources is what the process holds at one moment.
+type resources struct {
+	goroutines, fds int
+	heap            uint64
+}
+
+func (r resources) String() string {
+	return fmt.Sprintf("%d goroutines, %d fds, %.1f MiB heap", r.goroutines, r.fds, float64(r.heap)/(1<<20))
+}
+
+// measure counts the goroutines, the entries of /proc/self/fd and the live
+// heap after a collection.
+func measure(t *testing.T) resources {
+	t.Helper()
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("cannot count open files: %v", err)
+	}
+	return resources{goroutines: runtime.NumGoroutine(), fds: len(fds), heap: ms.HeapAlloc}
+}
+
+// settle polls until goroutines and descriptors are back within the
+// margins of base, then checks the heap; it fails the test with both
+// counts when they are not back within 15 seconds.
+func settle(t *testing.T, base resources, quiesce func()) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	var now resources
+	for {
+		quiesce()
+		now = measure(t)
+		if now.goroutines <= base.goroutines+leakGoroutineMargin && now.fds <= base.fds+leakFDMargin {
+			break
+		}
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			buf = buf[:runtime.Stack(buf, true)]
+			t.Fatalf("not back to the baseline after 15s:\n  before %v\n  after  %v\n%s", base, now, buf)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if now.heap > base.heap+leakHeapMargin {
+		t.Errorf("heap grew: before %v, after %v", base, now)
+	}
+	t.Logf("before %v; after %v", base, now)
+}
+
+// loadClients keeps n keep-alive clients sending GETs to url until stop is
+// called, which returns how many requests were answered 200 and the other
+// outcomes.
+func loadClients(url string, n int) (done *atomic.Int64, stop func() (ok int64, bad []string)) {
+	var (
+		wg      sync.WaitGroup
+		quit    = make(chan struct{})
+		mu      sync.Mutex
+		failure []string
+	)
+	done = new(atomic.Int64)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tr := &http.Transport{MaxIdleConnsPerHost: 1}
+			defer tr.CloseIdleConnections()
+			c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+			for {
+				select {
+				case <-quit:
+					return
+				default:
+				}
+				resp, err := c.Get(url)
+				var msg string
+				if err != nil {
+					msg = err.Error()
+				} else {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 {
+						msg = resp.Status
+					}
+				}
+				if msg != "" {
+					mu.Lock()
+					failure = append(failure, msg)
+					mu.Unlock()
+					continue
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	return done, func() (int64, []string) {
+		close(quit)
+		wg.Wait()
+		return done.Load(), failure
+	}
+}
+
+// dropIdle closes the gateway's idle connections to the backends it
+// serves now, which a quiet gateway would close at idleTimeout anyway.
+func dropIdle(g *Gateway) {
+	if gen := g.Current(); gen != nil {
+		for _, p := range gen.Pools {
+			for _, b := range p.Backends {
+				b.client.CloseIdleConnections()
+			}
+		}
+	}
+}
+
+func TestLeakReloadsUnderLoad(t *testing.T) {
+	reloads := 200
+	if leakLong() {
+		reloads = 1000
+	}
+	// Backends that keep nothing of the requests they answer.
+	var urls []string
+	for _, n := range []string{"a", "b", "c", "d"} {
+		b := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, n) }))
+		t.Cleanup(b.Close)
+		urls = append(urls, b.URL)
+	}
+	// Health checks run, so that checkers start and stop with the backends.
+	config := func(servers ...string) string {
+		return "listen: 127.0.0.1:0\npools:\n  p:\n    idleTimeout: 500ms\n" +
+			"    healthCheck: {interval: 100ms, timeout: 50ms}\n" +
+			"    servers: [" + strings.Join(servers, ", ") + "]\n"
+	}
+	sets := []string{config(urls[0], urls[1]), config(urls[2], urls[3])}
+	g, base := startGateway(t, sets[0])
+
+	// run reloads n times under load, alternating the backend sets and
+	// ending on the first, and waits for a few requests per generation.
+	run := func(n int) {
+		t.Helper()
+		served, stop := loadClients(base+"/", 4)
+		for i := range n {
+			if _, err := g.Load("test.yaml", []byte(sets[(i+1)%2]), TriggerWatch); err != nil {
+				t.Fatalf("reload %d: %v", i, err)
+			}
+			from := served.Load()
+			waitFor(t, 5*time.Second, "requests to the new generation", func() bool { return served.Load() >= from+4 })
+		}
+		ok, bad := stop()
+		if len(bad) > 0 {
+			t.Fatalf("%d of %d requests failed during reloads, the first: %s", len(bad), ok+int64(len(bad)), bad[0])
+		}
+	}
+	run(20)
+	dropIdle(g)
+	baseline := measure(t)
+	run(reloads)
+	settle(t, baseline, func() { dropIdle(g) })
+	if n := len(g.Current().Pools[0].Backends); n != 2 {
+		t.Fatalf("%d backends after the reloads, want 2", n)
+	}
+}
+
+// echoUpgradeBackend answers "Upgrade: echo" with 101 and echoes bytes
+// until the gateway closes its side.
+func echoUpgradeBackend(t *testing.T) *httptest.Server {
+	b := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "echo" {
+			http.Error(w, "want upgrade", 400)
+			return
+		}
+		c, brw, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+		brw.Flush()
+		io.Copy(c, brw)
+	}))
+	t.Cleanup(b.Close)
+	return b
+}
+
+// abandonUpgrade opens an upgraded connection through addr and abandons
+// it in one of three ways, chosen by how: before the 101 arrives, right
+// after it, or in the middle of the echo.
+func abandonUpgrade(addr string, how int) error {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n"); err != nil {
+		return err
+	}
+	if how == 0 {
+		return nil
+	}
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != 101 {
+		return fmt.Errorf("status %d, want 101", resp.StatusCode)
+	}
+	if how == 1 {
+		return nil
+	}
+	io.WriteString(c, "hello, ")
+	buf := make([]byte, 7)
+	if _, err := io.ReadFull(br, buf); err != nil {
+		return fmt.Errorf("echo: %w", err)
+	}
+	io.WriteString(c, strings.Repeat("unread ", 1000))
+	return nil
+}
+
+func TestLeakAbandonedUpgrades(t *testing.T) {
+	n := 200
+	if leakLong() {
+		n = 10000
+	}
+	b := echoUpgradeBackend(t)
+	g, base := startGateway(t, poolConfig("round_robin", "", b.URL))
+	addr := strings.TrimPrefix(base, "http://")
+	run := func(n int) {
+		t.Helper()
+		var wg sync.WaitGroup
+		var failed atomic.Int64
+		var first atomic.Value
+		next := atomic.Int64{}
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := next.Add(1) - 1; i < int64(n); i = next.Add(1) - 1 {
+					if err := abandonUpgrade(addr, int(i%3)); err != nil {
+						failed.Add(1)
+						first.CompareAndSwap(nil, err.Error())
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if failed.Load() > 0 {
+			t.Fatalf("%d of %d upgrades failed, the first: %v", failed.Load(), n, first.Load())
+		}
+	}
+	tunnels := func() int {
+		g.tunnels.mu.Lock()
+		defer g.tunnels.mu.Unlock()
+		return len(g.tunnels.conns)
+	}
+	run(30)
+	waitFor(t, 5*time.Second, "the warm-up tunnels to close", func() bool { return tunnels() == 0 })
+	baseline := measure(t)
+	run(n)
+	waitFor(t, 15*time.Second, "every abandoned tunnel to close", func() bool { return tunnels() == 0 })
+	settle(t, baseline, func() {})
+	if inFlight := g.Current().Pools[0].Backends[0].InFlight(); inFlight != 0 {
+		t.Fatalf("%d requests still in flight on the backend", inFlight)
+	}
+}
