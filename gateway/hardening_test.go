@@ -180,6 +180,9 @@ func TestHardeningHostileRequests(t *testing.T) {
 		{name: "empty Host", raw: "GET / HTTP/1.1\r\nHost: \r\n\r\n", status: []int{400}},
 		{name: "two Hosts", raw: "GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", status: []int{400}},
 		{name: "space in Host", raw: "GET / HTTP/1.1\r\nHost: x y\r\n\r\n", status: []int{400}},
+		{name: "non-ASCII Host", raw: "GET / HTTP/1.1\r\nHost: \u017fecret.example\r\n\r\n", status: []int{400}},
+		{name: "slash in Host", raw: "GET / HTTP/1.1\r\nHost: x/y\r\n\r\n", status: []int{400}},
+		{name: "IPv6 literal Host", raw: "GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", status: []int{200}, seen: []string{"GET / 0"}},
 		{name: "HTTP/1.0 without Host", raw: "GET /old HTTP/1.0\r\n\r\n", status: []int{200}, seen: []string{"GET /old 0"}},
 
 		// Message framing.

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -165,7 +166,10 @@ func (f upstreamFailure) String() string {
 //   - CONNECT, which would ask a backend to open a tunnel for the client:
 //     405;
 //   - a header name with white space in it ("Transfer Encoding"), which
-//     fasthttp keeps as it is while a backend may read it otherwise: 400.
+//     fasthttp keeps as it is while a backend may read it otherwise: 400;
+//   - a Host that is not a host and port (RFC 3986, section 3.2.2), such
+//     as one with non-ASCII bytes, which route matching would fold by
+//     Unicode rules ("\u017fecret" would match "secret"): 400.
 //
 // An absolute-form target names the host itself, so it replaces the Host
 // header for routing and forwarding (RFC 9112, section 3.2.2); an HTTP/1.0
@@ -190,7 +194,19 @@ func screen(ctx *fasthttp.RequestCtx) (int, string) {
 	if len(h.Host()) == 0 {
 		h.SetHost(ctx.LocalAddr().String())
 	}
+	for _, c := range h.Host() {
+		if !hostByte(c) {
+			return fasthttp.StatusBadRequest, "malformed Host header\n"
+		}
+	}
 	return 0, ""
+}
+
+// hostByte reports whether c may appear in a Host header: in a reg-name,
+// an IP literal or the port (RFC 3986, section 3.2.2).
+func hostByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+		strings.IndexByte("-._~!$&'()*+,;=%:[]", c) >= 0
 }
 
 var (
