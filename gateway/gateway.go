@@ -31,6 +31,7 @@ type Gateway struct {
 	reloads   reloadLog
 	tunnels   tunnelSet
 	accessLog *accessLog
+	admin     *adminServer
 	metrics   *metrics
 	draining  atomic.Bool
 }
@@ -113,7 +114,8 @@ func (g *Gateway) apply(cfg *Config, trigger string, start time.Time) (ReloadRec
 			return reject(fmt.Errorf("%s: listen: %w", cfg.Source, err))
 		}
 	}
-	if err := g.openAccessLog(cfg); err != nil {
+	logs, err := g.prepareAccessLog(cfg)
+	if err != nil {
 		if ln != nil {
 			ln.close()
 		}
@@ -124,11 +126,14 @@ func (g *Gateway) apply(cfg *Config, trigger string, start time.Time) (ReloadRec
 		if ln != nil {
 			ln.close()
 		}
+		g.discardAccessLog(logs)
 		return reject(fmt.Errorf("%s: admin: %w", cfg.Source, err))
 	}
 
 	g.number++
 	gen.LoadedAt = time.Now()
+	g.metrics.sync(gen)
+	g.swapAccessLog(logs)
 	g.gen.Store(gen)
 	for key, b := range next {
 		if _, carried := g.live[key]; !carried {
@@ -149,7 +154,6 @@ func (g *Gateway) apply(cfg *Config, trigger string, start time.Time) (ReloadRec
 		}
 	}
 	g.swapAdmin(admin)
-	g.metrics.sync(gen)
 
 	rec.Generation, rec.Result, rec.Duration = gen.Number, ResultApplied, time.Since(start)
 	rec.Carried, rec.Added, rec.Removed = stats.Carried, stats.Added, stats.Removed

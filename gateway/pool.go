@@ -17,6 +17,7 @@ type Pool struct {
 	weights  []int
 	selector selector
 	on5xx    bool
+	stats    *poolStats // set by the metrics before the pool is published
 }
 
 // selector picks a backend of a pool. pick returns the index of a healthy

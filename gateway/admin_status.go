@@ -1,0 +1,143 @@
+package gateway
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+)
+
+// StatusReport is what the admin endpoint /status answers: the generation
+// being served, every pool with the state of each backend, whether the
+// gateway is ready, and the last reload attempt.
+type StatusReport struct {
+	Generation GenerationStatus `json:"generation"`
+	Pools      []PoolStatus     `json:"pools"`
+	Ready      bool             `json:"ready"`
+	// LastReload is the most recent reload attempt, applied or rejected;
+	// nil before the first.
+	LastReload *ReloadRecord `json:"lastReload"`
+}
+
+// GenerationStatus describes the [Generation] being served.
+type GenerationStatus struct {
+	// Number is the generation's number; 0 before the first config.
+	Number uint64 `json:"number"`
+	// Hash is the hex SHA-256 of the config's bytes.
+	Hash string `json:"hash"`
+	// LoadedAt is when the generation was published.
+	LoadedAt time.Time `json:"loadedAt"`
+	// Source is the file the config was read from.
+	Source string `json:"source"`
+}
+
+// PoolStatus describes one [Pool] of the generation being served.
+type PoolStatus struct {
+	Name      string          `json:"name"`
+	Algorithm Algorithm       `json:"algorithm"`
+	Backends  []BackendStatus `json:"backends"`
+}
+
+// BackendStatus describes one backend of a pool.
+type BackendStatus struct {
+	// URL is the backend's base URL.
+	URL string `json:"url"`
+	// Healthy reports whether the backend may take traffic; State says the
+	// same as "up" or "down".
+	Healthy bool   `json:"healthy"`
+	State   string `json:"state"`
+	// Reason is why the backend is in its state: "starting", the last
+	// probe result that changed it, or a passive ejection's cause.
+	Reason string `json:"reason"`
+	// ConsecutivePasses and ConsecutiveFails count the current run of
+	// active probe results.
+	ConsecutivePasses int `json:"consecutivePasses"`
+	ConsecutiveFails  int `json:"consecutiveFails"`
+	// LastProbe is when the last active probe started; nil before the
+	// first or when active checks are off.
+	LastProbe *time.Time `json:"lastProbe"`
+	// LastResult is the last probe's outcome: "ok", "status 503", ...
+	LastResult string `json:"lastResult"`
+	// Ejected reports a passive ejection in force until EjectedUntil.
+	Ejected      bool       `json:"ejected"`
+	EjectedUntil *time.Time `json:"ejectedUntil"`
+	// InFlight counts the requests in flight on the backend.
+	InFlight int64 `json:"inFlight"`
+	// Requests counts the requests the backend answered; Failures those it
+	// could not (connect failures, resets, timeouts).
+	Requests uint64 `json:"requests"`
+	Failures uint64 `json:"failures"`
+	// Carried reports that the backend came over from the previous
+	// generation with its state.
+	Carried bool `json:"carried"`
+	// Weight is the backend's weight in the pool.
+	Weight int `json:"weight"`
+}
+
+// The backend states of [BackendStatus.State].
+const (
+	StateUp   = "up"
+	StateDown = "down"
+)
+
+// Status reports the gateway's state, as the admin endpoint /status
+// answers it.
+func (g *Gateway) Status() StatusReport {
+	r := StatusReport{Pools: []PoolStatus{}, Ready: g.Ready()}
+	if reloads := g.Reloads(); len(reloads) > 0 {
+		r.LastReload = &reloads[len(reloads)-1]
+	}
+	gen := g.gen.Load()
+	if gen == nil {
+		return r
+	}
+	r.Generation = GenerationStatus{Number: gen.Number, Hash: gen.Config.Hash, LoadedAt: gen.LoadedAt, Source: gen.Config.Source}
+	for _, p := range gen.Pools {
+		ps := PoolStatus{Name: p.Name, Algorithm: p.Algorithm, Backends: make([]BackendStatus, 0, len(p.Backends))}
+		for i, b := range p.Backends {
+			ps.Backends = append(ps.Backends, backendStatus(b, p.Carried[i], p.weights[i]))
+		}
+		r.Pools = append(r.Pools, ps)
+	}
+	return r
+}
+
+// backendStatus describes b.
+func backendStatus(b *Backend, carried bool, weight int) BackendStatus {
+	snap := b.Health.Snapshot()
+	s := BackendStatus{
+		URL:               b.URL,
+		Healthy:           snap.Healthy,
+		State:             StateDown,
+		Reason:            snap.Reason,
+		ConsecutivePasses: snap.ConsecutivePasses,
+		ConsecutiveFails:  snap.ConsecutiveFails,
+		LastResult:        snap.LastResult,
+		Ejected:           snap.Ejected,
+		InFlight:          b.InFlight(),
+		Requests:          b.Served(),
+		Failures:          b.failures.Load(),
+		Carried:           carried,
+		Weight:            weight,
+	}
+	if snap.Healthy {
+		s.State = StateUp
+	}
+	if !snap.LastProbe.IsZero() {
+		t := snap.LastProbe
+		s.LastProbe = &t
+	}
+	if snap.Ejected {
+		t := snap.EjectedUntil
+		s.EjectedUntil = &t
+	}
+	return s
+}
+
+// serveJSON answers with v as indented JSON.
+func serveJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}

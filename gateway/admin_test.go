@@ -1,0 +1,342 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// withAdmin adds an admin listener on a free loopback port to config.
+func withAdmin(config string) string {
+	return config + "admin: 127.0.0.1:0\n"
+}
+
+// routedConfig is a config with pool p of servers, which requests for host
+// 127.0.0.1 go to, and pool dead of one backend at the address down where
+// nothing listens, which requests for /dead go to.
+func routedConfig(down string, servers ...string) string {
+	return poolConfig("round_robin", "", servers...) + `  dead:
+    healthCheck: {enabled: false}
+    passive: {maxFails: 0}
+    servers: [http://` + down + `]
+routes:
+  - pathPrefix: /dead
+    pool: dead
+  - host: 127.0.0.1
+    pool: p
+`
+}
+
+// sendRefused sends a request of a [routedConfig] gateway at public to the
+// dead pool, answered 502, and one to a host no route matches, answered
+// 404.
+func sendRefused(t *testing.T, public string) {
+	t.Helper()
+	get(t, http.DefaultClient, public+"/dead")
+	req, _ := http.NewRequest(http.MethodDelete, public+"/", nil)
+	req.Host = "elsewhere.example"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, resp)
+}
+
+// adminGet fetches path from g's admin listener and returns status and
+// body.
+func adminGet(t *testing.T, g *Gateway, path string) (int, string) {
+	t.Helper()
+	addr := g.AdminAddr()
+	if addr == "" {
+		t.Fatal("the admin listener is off")
+	}
+	return get(t, http.DefaultClient, "http://"+addr+path)
+}
+
+// adminStatus fetches and decodes /status.
+func adminStatus(t *testing.T, g *Gateway) StatusReport {
+	t.Helper()
+	code, body := adminGet(t, g, "/status")
+	if code != http.StatusOK {
+		t.Fatalf("/status: %d %s", code, body)
+	}
+	var r StatusReport
+	if err := json.Unmarshal([]byte(body), &r); err != nil {
+		t.Fatalf("/status: %v\n%s", err, body)
+	}
+	return r
+}
+
+// refused reports whether nothing listens on addr.
+func refused(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err == nil {
+		c.Close()
+		return false
+	}
+	return errors.Is(err, syscall.ECONNREFUSED)
+}
+
+func TestAdminHealthzAndReadyz(t *testing.T) {
+	b := startBackend(t, "a", nil)
+	g, _ := startGateway(t, withAdmin(poolConfig("round_robin", "", b.URL)))
+	tests := []struct {
+		path, method string
+		code         int
+		body         string
+	}{
+		{"/healthz", http.MethodGet, 200, "ok"},
+		{"/readyz", http.MethodGet, 200, "ready"},
+		{"/healthz", http.MethodPost, 405, "Method Not Allowed\n"},
+		{"/nothing", http.MethodGet, 404, "404 page not found\n"},
+	}
+	for _, tt := range tests {
+		req, _ := http.NewRequest(tt.method, "http://"+g.AdminAddr()+tt.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := readAll(t, resp)
+		if resp.StatusCode != tt.code || body != tt.body {
+			t.Errorf("%s %s = %d %q, want %d %q", tt.method, tt.path, resp.StatusCode, body, tt.code, tt.body)
+		}
+	}
+}
+
+func TestAdminStatus(t *testing.T) {
+	a := startBackend(t, "a", nil)
+	b := startBackend(t, "b", nil)
+	config := withAdmin(poolConfig("weighted_round_robin", "", "{url: "+a.URL+", weight: 3}", b.URL))
+	g, public := startGateway(t, config)
+	for range 4 {
+		get(t, http.DefaultClient, public+"/")
+	}
+	waitUntil(t, "the 4 requests to end", func() bool {
+		p := g.Current().Pools[0]
+		return p.Backends[0].Served()+p.Backends[1].Served() == 4 && p.Backends[0].InFlight()+p.Backends[1].InFlight() == 0
+	})
+
+	r := adminStatus(t, g)
+	gen := g.Current()
+	if r.Generation.Number != 1 || r.Generation.Hash != hashOf([]byte(config)) || r.Generation.Source != "test.yaml" ||
+		!r.Generation.LoadedAt.Equal(gen.LoadedAt) {
+		t.Errorf("generation = %+v, want number 1, hash of the config, source test.yaml, loaded at %v", r.Generation, gen.LoadedAt)
+	}
+	if !r.Ready {
+		t.Error("ready = false")
+	}
+	if r.LastReload == nil || r.LastReload.Result != ResultApplied || r.LastReload.Generation != 1 || r.LastReload.Trigger != TriggerStart {
+		t.Errorf("lastReload = %+v", r.LastReload)
+	}
+	want := []PoolStatus{{Name: "p", Algorithm: WeightedRoundRobin, Backends: []BackendStatus{
+		{URL: a.URL, Healthy: true, State: StateUp, Reason: "starting", Requests: 3, Weight: 3},
+		{URL: b.URL, Healthy: true, State: StateUp, Reason: "starting", Requests: 1, Weight: 1},
+	}}}
+	if got, _ := json.Marshal(r.Pools); string(got) != string(mustJSON(t, want)) {
+		t.Errorf("pools =\n%s\nwant\n%s", got, mustJSON(t, want))
+	}
+	// lastProbe and ejectedUntil are null, not zero times.
+	if _, body := adminGet(t, g, "/status"); !strings.Contains(body, `"lastProbe": null`) || !strings.Contains(body, `"ejectedUntil": null`) {
+		t.Errorf("/status lacks null lastProbe and ejectedUntil:\n%s", body)
+	}
+}
+
+func TestAdminStatusCarriedAndProbed(t *testing.T) {
+	a := startBackend(t, "a", nil)
+	b := startBackend(t, "b", nil)
+	g, _ := startGateway(t, withAdmin(healthConfig("50ms", "", a.URL)))
+	waitUntil(t, "a probe", func() bool { return !g.Current().Pools[0].Backends[0].Health.Snapshot().LastProbe.IsZero() })
+	reloadOK(t, g, withAdmin(healthConfig("50ms", "", a.URL, b.URL)))
+
+	r := adminStatus(t, g)
+	bs := r.Pools[0].Backends
+	if len(bs) != 2 || !bs[0].Carried || bs[1].Carried {
+		t.Fatalf("backends = %+v, want a carried and b not", bs)
+	}
+	if bs[0].LastProbe == nil || bs[0].LastResult != "ok" {
+		t.Errorf("a: lastProbe %v, lastResult %q; want a probe that passed", bs[0].LastProbe, bs[0].LastResult)
+	}
+	if r.Generation.Number != 2 || r.LastReload.Carried != 1 || r.LastReload.Added != 1 {
+		t.Errorf("generation %d, last reload %+v", r.Generation.Number, r.LastReload)
+	}
+}
+
+func TestAdminReloads(t *testing.T) {
+	b := startBackend(t, "a", nil)
+	config := withAdmin(poolConfig("round_robin", "", b.URL))
+	g, _ := startGateway(t, config)
+	if _, err := g.Load("test.yaml", []byte("listen: [\n"), TriggerWatch); err == nil {
+		t.Fatal("a broken config was applied")
+	}
+	reloadOK(t, g, config+"# touched\n")
+
+	code, body := adminGet(t, g, "/reloads")
+	var got []ReloadRecord
+	if err := json.Unmarshal([]byte(body), &got); code != 200 || err != nil {
+		t.Fatalf("/reloads = %d %v\n%s", code, err, body)
+	}
+	want := []struct {
+		result, trigger string
+		generation      uint64
+	}{{ResultApplied, TriggerStart, 1}, {ResultRejected, TriggerWatch, 0}, {ResultApplied, TriggerWatch, 2}}
+	if len(got) != len(want) {
+		t.Fatalf("%d records, want %d:\n%s", len(got), len(want), body)
+	}
+	for i, w := range want {
+		if got[i].Result != w.result || got[i].Trigger != w.trigger || got[i].Generation != w.generation {
+			t.Errorf("record %d = %+v, want %+v", i, got[i], w)
+		}
+	}
+	if got[1].Error == "" || got[1].Hash != hashOf([]byte("listen: [\n")) {
+		t.Errorf("the rejected record lacks its error or hash: %+v", got[1])
+	}
+	if !strings.Contains(body, `"durationSeconds"`) {
+		t.Errorf("records lack durationSeconds:\n%s", body)
+	}
+}
+
+func TestAdminNotOnPublicListener(t *testing.T) {
+	b := startBackend(t, "backend", nil)
+	g, public := startGateway(t, withAdmin(poolConfig("round_robin", "", b.URL)))
+	for _, path := range []string{"/healthz", "/readyz", "/status", "/reloads", "/metrics"} {
+		if code, body := get(t, http.DefaultClient, public+path); code != 200 || body != "backend" {
+			t.Errorf("public %s = %d %q, want the backend's answer", path, code, body)
+		}
+	}
+	if code, _ := adminGet(t, g, "/healthz"); code != 200 {
+		t.Errorf("admin /healthz = %d", code)
+	}
+}
+
+func TestAdminOffWithoutAddress(t *testing.T) {
+	b := startBackend(t, "a", nil)
+	g, _ := startGateway(t, poolConfig("round_robin", "", b.URL))
+	if addr := g.AdminAddr(); addr != "" {
+		t.Fatalf("AdminAddr = %q without admin in the config", addr)
+	}
+}
+
+func TestAdminReadyzDrainsAtShutdown(t *testing.T) {
+	gate := newReleaseGate(t)
+	entered := make(chan struct{}, 1)
+	b := startBackend(t, "a", slowHandler("a", gate, entered))
+	g, public := startGateway(t, withAdmin(poolConfig("round_robin", "", b.URL)))
+	admin := g.AdminAddr()
+
+	slow := make(chan string, 1)
+	go func() {
+		resp, err := http.Get(public + "/slow")
+		if err != nil {
+			slow <- err.Error()
+			return
+		}
+		slow <- readAll(t, resp)
+	}()
+	<-entered
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		done <- g.Shutdown(ctx)
+	}()
+	waitUntil(t, "/readyz to answer 503", func() bool {
+		code, body := get(t, http.DefaultClient, "http://"+admin+"/readyz")
+		return code == http.StatusServiceUnavailable && body == "not ready: draining"
+	})
+	if code, body := get(t, http.DefaultClient, "http://"+admin+"/healthz"); code != 200 || body != "ok" {
+		t.Errorf("/healthz while draining = %d %q", code, body)
+	}
+	gate.open()
+	if got := <-slow; got != "slow" {
+		t.Errorf("the request in flight got %q", got)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if !refused(admin) {
+		t.Error("the admin listener still accepts after shutdown")
+	}
+}
+
+func TestAdminRebindsOnReload(t *testing.T) {
+	b := startBackend(t, "a", nil)
+	base := poolConfig("round_robin", "", b.URL)
+	g, _ := startGateway(t, withAdmin(base))
+	first := g.AdminAddr()
+
+	reloadOK(t, g, withAdmin(base)+"# same admin address\n")
+	if got := g.AdminAddr(); got != first {
+		t.Fatalf("an unchanged admin address was rebound: %s, then %s", first, got)
+	}
+
+	next := closedAddr(t)
+	reloadOK(t, g, base+"admin: "+next+"\n")
+	if got := g.AdminAddr(); got != next {
+		t.Fatalf("AdminAddr = %s, want %s", got, next)
+	}
+	if code, _ := adminGet(t, g, "/healthz"); code != 200 {
+		t.Errorf("the new admin listener answered %d", code)
+	}
+	if !refused(first) {
+		t.Errorf("the old admin listener %s still accepts", first)
+	}
+
+	reloadOK(t, g, base)
+	if got := g.AdminAddr(); got != "" {
+		t.Fatalf("AdminAddr = %q after the admin key was removed", got)
+	}
+	if !refused(next) {
+		t.Errorf("the admin listener %s still accepts after its key was removed", next)
+	}
+}
+
+func TestAdminBindFailureRejectsReload(t *testing.T) {
+	b := startBackend(t, "a", nil)
+	base := poolConfig("round_robin", "", b.URL)
+	g, _ := startGateway(t, withAdmin(base))
+	running := g.AdminAddr()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+
+	rec, err := g.Load("test.yaml", []byte(base+"admin: "+taken.Addr().String()+"\n"), TriggerWatch)
+	if err == nil || rec.Result != ResultRejected || !strings.Contains(err.Error(), "admin") {
+		t.Fatalf("reload onto a taken admin address: %+v, %v; want rejected with an admin error", rec, err)
+	}
+	if g.Current().Number != 1 || g.AdminAddr() != running {
+		t.Fatalf("generation %d, admin %s after a rejected reload; want 1 and %s", g.Current().Number, g.AdminAddr(), running)
+	}
+	if code, _ := adminGet(t, g, "/healthz"); code != 200 {
+		t.Errorf("the running admin listener answered %d", code)
+	}
+}
+
+// readAll reads and closes resp's body.
+func readAll(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Errorf("reading the body: %v", err)
+	}
+	return string(b)
+}
+
+// mustJSON encodes v.
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

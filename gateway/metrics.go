@@ -1,0 +1,165 @@
+package gateway
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics counts what the gateway does and exposes it to Prometheus. The
+// request path only adds to atomic counters that a [Pool] reaches by
+// pointer; the [prometheus.Registry] reads them when it is scraped, through
+// a [metricsCollector]. Counters live in [requestStats] and
+// [latencyHistogram] objects kept by pool name and backend URL, so a reload
+// that keeps a backend keeps its counts.
+type metrics struct {
+	g        *Gateway
+	registry *prometheus.Registry
+
+	// mu guards the maps and series, which [metrics.sync] replaces and a
+	// scrape reads.
+	mu      sync.Mutex
+	stats   map[seriesKey]*requestStats
+	latency map[string]*latencyHistogram
+	series  []series
+
+	// unrouted counts the requests no route matched, or that came before
+	// any config was loaded: pool "" and backend "".
+	unrouted        *requestStats
+	unroutedLatency *latencyHistogram
+
+	reloadsApplied  atomic.Uint64
+	reloadsRejected atomic.Uint64
+	lastReloadOK    atomic.Bool
+	lastSuccessNano atomic.Int64
+}
+
+// seriesKey names the labels pool and backend of a [requestStats]. The
+// backend is "" for the requests the gateway answered itself.
+type seriesKey struct {
+	pool, backend string
+}
+
+// series is one pool and backend the current generation serves, as a scrape
+// reports it. backend is nil for the pool's own refusals.
+type series struct {
+	seriesKey
+	backend *Backend
+	stats   *requestStats
+}
+
+// poolStats is what a [Pool] of a published generation counts into: one
+// [requestStats] per backend, aligned with [Pool.Backends], one for the
+// requests the gateway refused on the pool's behalf, and the pool's latency
+// histogram.
+type poolStats struct {
+	backends []*requestStats
+	refused  *requestStats
+	latency  *latencyHistogram
+}
+
+// forBackend returns the stats of b in p, or the pool's refusal stats when
+// b is not one of p's backends.
+func (s *poolStats) forBackend(p *Pool, b *Backend) *requestStats {
+	for i, pb := range p.Backends {
+		if pb == b {
+			return s.backends[i]
+		}
+	}
+	return s.refused
+}
+
+// statusCodes is the number of status codes [requestStats] counts apart:
+// every three-digit code; anything else is counted as code 0.
+const statusCodes = 1000
+
+// requestStats counts answered requests by status code with one atomic
+// counter per code, so counting takes no lock and no label lookup.
+type requestStats struct {
+	byCode [statusCodes]atomic.Uint64
+}
+
+// count adds one request answered with status code.
+func (s *requestStats) count(code int) {
+	if code < 0 || code >= statusCodes {
+		code = 0
+	}
+	s.byCode[code].Add(1)
+}
+
+func newMetrics(g *Gateway) *metrics {
+	m := &metrics{
+		g:               g,
+		registry:        prometheus.NewRegistry(),
+		stats:           make(map[seriesKey]*requestStats),
+		latency:         make(map[string]*latencyHistogram),
+		unrouted:        new(requestStats),
+		unroutedLatency: new(latencyHistogram),
+	}
+	m.registry.MustRegister(
+		metricsCollector{m},
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+// sync attaches stats to every pool of gen before it is published: the
+// stats of a pool and backend that the running generation already has are
+// kept, new ones start at zero, and those gen no longer serves stop being
+// reported. It is called under the gateway's apply lock.
+func (m *metrics) sync(gen *Generation) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	stats := make(map[seriesKey]*requestStats)
+	latency := make(map[string]*latencyHistogram)
+	var all []series
+	keep := func(key seriesKey, b *Backend) *requestStats {
+		if s, ok := stats[key]; ok {
+			return s
+		}
+		s := m.stats[key]
+		if s == nil {
+			s = new(requestStats)
+		}
+		stats[key] = s
+		all = append(all, series{seriesKey: key, backend: b, stats: s})
+		return s
+	}
+	for _, p := range gen.Pools {
+		h := m.latency[p.Name]
+		if h == nil {
+			h = new(latencyHistogram)
+		}
+		latency[p.Name] = h
+		ps := &poolStats{latency: h, refused: keep(seriesKey{pool: p.Name}, nil)}
+		for _, b := range p.Backends {
+			ps.backends = append(ps.backends, keep(seriesKey{pool: p.Name, backend: b.URL}, b))
+		}
+		p.stats = ps
+	}
+	m.stats, m.latency, m.series = stats, latency, all
+}
+
+// current returns what a scrape reports: the series and the latency
+// histograms by pool of the current generation.
+func (m *metrics) current() ([]series, map[string]*latencyHistogram) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.series, m.latency
+}
+
+// reloaded counts a reload attempt.
+func (m *metrics) reloaded(r ReloadRecord) {
+	if r.Result != ResultApplied {
+		m.reloadsRejected.Add(1)
+		m.lastReloadOK.Store(false)
+		return
+	}
+	m.reloadsApplied.Add(1)
+	m.lastReloadOK.Store(true)
+	m.lastSuccessNano.Store(time.Now().UnixNano())
+}

@@ -1,0 +1,108 @@
+package gateway
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// WriteStatusTable renders body, the JSON of a [StatusReport] as the admin
+// endpoint /status answers it, to w as the tables `gateway status` prints:
+// a line about the generation, the last reload, then each pool's backends.
+func WriteStatusTable(w io.Writer, body io.Reader) error {
+	return writeStatusTable(w, body, time.Now())
+}
+
+// writeStatusTable is [WriteStatusTable] with the time that probe ages are
+// counted from.
+func writeStatusTable(w io.Writer, body io.Reader, now time.Time) error {
+	var r StatusReport
+	if err := json.NewDecoder(body).Decode(&r); err != nil {
+		return fmt.Errorf("decode the /status answer: %w", err)
+	}
+	var out strings.Builder
+	gen := r.Generation
+	if gen.Number == 0 {
+		out.WriteString("no config loaded")
+	} else {
+		fmt.Fprintf(&out, "generation %d  hash %s  loaded %s  from %s",
+			gen.Number, shortHash(gen.Hash), gen.LoadedAt.Format(time.RFC3339), gen.Source)
+	}
+	if r.Ready {
+		out.WriteString("  (ready)\n")
+	} else {
+		out.WriteString("  (not ready)\n")
+	}
+	if rec := r.LastReload; rec != nil {
+		fmt.Fprintf(&out, "last reload: %s by %s at %s", rec.Result, rec.Trigger, rec.Time.Format(time.RFC3339))
+		if rec.Error != "" {
+			out.WriteString(":\n  " + strings.ReplaceAll(strings.TrimRight(rec.Error, "\n"), "\n", "\n  "))
+		}
+		out.WriteByte('\n')
+	}
+	for _, p := range r.Pools {
+		fmt.Fprintf(&out, "\npool %s (%s)\n", p.Name, p.Algorithm)
+		tw := tabwriter.NewWriter(&out, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "BACKEND\tSTATE\tREASON\tIN-FLIGHT\tREQUESTS\tFAILS\tLAST-PROBE\tCARRIED")
+		for _, b := range p.Backends {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n",
+				b.URL, backendState(b), orDash(b.Reason), b.InFlight, b.Requests, b.Failures,
+				probeAge(b, now), yesNo(b.Carried))
+		}
+		tw.Flush()
+	}
+	_, err := io.WriteString(w, out.String())
+	return err
+}
+
+// backendState is the STATE column: up, down, or ejected with its end.
+func backendState(b BackendStatus) string {
+	if b.Ejected && b.EjectedUntil != nil {
+		return "ejected until " + b.EjectedUntil.Format(time.TimeOnly)
+	}
+	if b.State == "" {
+		return "-"
+	}
+	return b.State
+}
+
+// probeAge is the LAST-PROBE column: how long ago the last probe ran and
+// what it found, or "-" when none ran.
+func probeAge(b BackendStatus, now time.Time) string {
+	if b.LastProbe == nil {
+		return "-"
+	}
+	age := max(now.Sub(*b.LastProbe), 0)
+	if age < 10*time.Second {
+		age = age.Round(100 * time.Millisecond)
+	} else {
+		age = age.Round(time.Second)
+	}
+	s := age.String() + " ago"
+	if b.LastResult != "" {
+		s += " (" + b.LastResult + ")"
+	}
+	return s
+}
+
+// orDash returns s with control characters escaped, so it stays in its
+// column, or "-" when s is empty.
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
+}
+
+// yesNo renders b as yes or no.
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}

@@ -1,0 +1,103 @@
+package gateway
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+const statusJSON = `{
+  "generation": {"number": 3, "hash": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                 "loadedAt": "2025-01-02T03:04:05Z", "source": "gateway.yaml"},
+  "pools": [
+    {"name": "web", "algorithm": "round_robin", "backends": [
+      {"url": "http://10.0.0.1:8080", "healthy": true, "state": "up", "reason": "ok",
+       "consecutivePasses": 7, "consecutiveFails": 0, "lastProbe": "2025-01-02T03:05:00.5Z",
+       "lastResult": "ok", "ejected": false, "ejectedUntil": null, "inFlight": 2,
+       "requests": 1200, "failures": 1, "carried": true, "weight": 1},
+      {"url": "http://10.0.0.2:8080", "healthy": false, "state": "down", "reason": "status 503",
+       "consecutivePasses": 0, "consecutiveFails": 4, "lastProbe": "2025-01-02T03:04:48Z",
+       "lastResult": "status 503", "ejected": false, "ejectedUntil": null, "inFlight": 0,
+       "requests": 10, "failures": 0, "carried": false, "weight": 1}
+    ]},
+    {"name": "api", "algorithm": "least_connections", "backends": [
+      {"url": "http://10.0.1.1:9000", "healthy": false, "state": "down", "reason": "passive: timeout",
+       "consecutivePasses": 0, "consecutiveFails": 0, "lastProbe": null, "lastResult": "",
+       "ejected": true, "ejectedUntil": "2025-01-02T03:05:10Z", "inFlight": 0,
+       "requests": 5, "failures": 3, "carried": false, "weight": 1}
+    ]}
+  ],
+  "ready": true,
+  "lastReload": {"generation": 0, "hash": "abc", "trigger": "watch", "time": "2025-01-02T03:04:30Z",
+                 "result": "rejected", "error": "gateway.yaml:3:5: pools.web: unknown key\ngateway.yaml:9:1: routes: no pool", "carried": 0, "added": 0, "removed": 0}
+}`
+
+func TestWriteStatusTable(t *testing.T) {
+	now := time.Date(2025, 1, 2, 3, 5, 1, 0, time.UTC)
+	var out bytes.Buffer
+	if err := writeStatusTable(&out, strings.NewReader(statusJSON), now); err != nil {
+		t.Fatal(err)
+	}
+	want := `generation 3  hash 9f86d081884c  loaded 2025-01-02T03:04:05Z  from gateway.yaml  (ready)
+last reload: rejected by watch at 2025-01-02T03:04:30Z:
+  gateway.yaml:3:5: pools.web: unknown key
+  gateway.yaml:9:1: routes: no pool
+
+pool web (round_robin)
+BACKEND               STATE  REASON      IN-FLIGHT  REQUESTS  FAILS  LAST-PROBE            CARRIED
+http://10.0.0.1:8080  up     ok          2          1200      1      500ms ago (ok)        yes
+http://10.0.0.2:8080  down   status 503  0          10        0      13s ago (status 503)  no
+
+pool api (least_connections)
+BACKEND               STATE                   REASON            IN-FLIGHT  REQUESTS  FAILS  LAST-PROBE  CARRIED
+http://10.0.1.1:9000  ejected until 03:05:10  passive: timeout  0          5         3      -           no
+`
+	if out.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", out.String(), want)
+	}
+}
+
+func TestWriteStatusTableRejectsBadJSON(t *testing.T) {
+	err := WriteStatusTable(&bytes.Buffer{}, strings.NewReader("<html>"))
+	if err == nil || !strings.Contains(err.Error(), "decode the /status answer") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestWriteStatusTableOfRunningGateway(t *testing.T) {
+	b := startBackend(t, "a", nil)
+	g, _ := startGateway(t, withAdmin(poolConfig("round_robin", "", b.URL)))
+	_, body := adminGet(t, g, "/status")
+	var out bytes.Buffer
+	if err := WriteStatusTable(&out, strings.NewReader(body)); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(out.String(), "\n")
+	if !strings.HasPrefix(lines[0], "generation 1  hash "+shortHash(g.Current().Config.Hash)) {
+		t.Errorf("header %q", lines[0])
+	}
+	if !strings.Contains(out.String(), "\npool p (round_robin)\nBACKEND ") || !strings.Contains(out.String(), b.URL+"  up ") {
+		t.Errorf("table:\n%s", out.String())
+	}
+}
+
+func ExampleWriteStatusTable() {
+	body := `{"generation": {"number": 1, "hash": "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae",
+	  "loadedAt": "2025-01-02T03:04:05Z", "source": "gateway.yaml"},
+	  "pools": [{"name": "default", "algorithm": "round_robin", "backends": [
+	    {"url": "http://localhost:5001", "healthy": true, "state": "up", "reason": "starting",
+	     "requests": 42, "carried": false, "lastProbe": null}]}],
+	  "ready": true}`
+	if err := WriteStatusTable(os.Stdout, strings.NewReader(body)); err != nil {
+		fmt.Println(err)
+	}
+	// Output:
+	// generation 1  hash 2c26b46b68ff  loaded 2025-01-02T03:04:05Z  from gateway.yaml  (ready)
+	//
+	// pool default (round_robin)
+	// BACKEND                STATE  REASON    IN-FLIGHT  REQUESTS  FAILS  LAST-PROBE  CARRIED
+	// http://localhost:5001  up     starting  0          42        0      -           no
+}
