@@ -49,12 +49,20 @@ type backendTimeouts struct {
 // backendKey names a backend's identity: two servers with the same key are
 // the same backend, and a reload carries it over. It covers the address and
 // every setting that shapes the backend's client, probes and ejection.
+// Settings that do not apply, the probe settings while probing is off and
+// the passive ones while passive health is off, are left out, so changing
+// them keeps the backend and its state.
 func backendKey(u *url.URL, p *PoolConfig) string {
-	hc := p.HealthCheck
-	return fmt.Sprintf("%s|hc=%t,%s,%s,%s,%s,%d,%d,%v|passive=%d,%s,%s,%t|t=%s,%s,%s",
-		hostPort(u), hc.Enabled, hc.Method, hc.Path, hc.Interval, hc.Timeout,
-		hc.HealthyThreshold, hc.UnhealthyThreshold, hc.ExpectStatus,
-		p.Passive.MaxFails, p.Passive.Window, p.Passive.EjectFor, p.Passive.On5xx,
+	probes := "off"
+	if hc := p.HealthCheck; hc.Enabled {
+		probes = fmt.Sprintf("%s,%s,%s,%s,%d,%d,%v", hc.Method, hc.Path, hc.Interval, hc.Timeout,
+			hc.HealthyThreshold, hc.UnhealthyThreshold, hc.ExpectStatus)
+	}
+	passive := "off"
+	if pc := p.Passive; pc.MaxFails > 0 {
+		passive = fmt.Sprintf("%d,%s,%s", pc.MaxFails, pc.Window, pc.EjectFor)
+	}
+	return fmt.Sprintf("%s|hc=%s|passive=%s|t=%s,%s,%s", hostPort(u), probes, passive,
 		p.ConnectTimeout, p.ResponseHeaderTimeout, p.IdleTimeout)
 }
 

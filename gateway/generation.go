@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"log/slog"
+	"sync/atomic"
 	"time"
 )
 
@@ -126,30 +127,115 @@ func build(cfg *Config, number uint64, prev *Generation, live map[string]*Backen
 	return g, next, retired, stats
 }
 
-// continueRotation makes p's rotation go on from where old's stopped: if
-// the backend old served last is in p, p's next pick is the one after it.
+// continueRotation makes p's rotation go on from where old's stopped.
+//
+// A pool whose algorithm, backends and weights did not change takes over
+// old's selector, so requests still running on the old generation and
+// those on the new one advance a single rotation and the backends keep
+// their exact shares.
+//
+// Otherwise, if the backend old served last is in p, p's next pick is the
+// one after it: for weighted round-robin, the slot after the one that
+// stands at the same fraction of that backend's slots in p's schedule.
+// When the backend served last left the pool, the rotation goes on with
+// the first backend after it in old's order that p kept.
 func continueRotation(p, old *Pool) {
-	if old == nil || old.Algorithm != p.Algorithm || len(old.Backends) == 0 {
+	if old == nil || old.Algorithm != p.Algorithm {
 		return
 	}
-	last := -1
-	switch s := old.selector.(type) {
-	case *roundRobin:
-		last = s.last(len(old.Backends))
-	case *weightedRoundRobin:
-		last = s.last()
-	}
-	if last < 0 {
+	if sameRotation(p, old) {
+		p.selector = old.selector
 		return
 	}
-	i := p.index(old.Backends[last].key)
-	if i < 0 {
+	oldSlots, oldNext := rotation(old)
+	newSlots, newNext := rotation(p)
+	if len(oldSlots) == 0 || len(newSlots) == 0 {
 		return
 	}
+	taken := oldNext.Load()
+	if taken == 0 {
+		return
+	}
+	last := int((taken - 1) % uint64(len(oldSlots)))
+	for k := range oldSlots {
+		slot := (last + k) % len(oldSlots)
+		i := p.index(old.Backends[oldSlots[slot]].key)
+		if i < 0 {
+			continue
+		}
+		had, j := occurrences(oldSlots, slot)
+		has, _ := occurrences(newSlots, slotOf(newSlots, i, 0))
+		if has == 0 {
+			continue
+		}
+		if k == 0 {
+			// The last served took its (j+1)-th of had slots: go on after
+			// the slot that leaves the same fraction of its has slots done.
+			newNext.Store(uint64(slotOf(newSlots, i, ((j+1)*has+had-1)/had-1) + 1))
+		} else {
+			newNext.Store(uint64(slotOf(newSlots, i, j*has/had)))
+		}
+		return
+	}
+}
+
+// sameRotation reports whether p and old pick alike: the same backends in
+// the same order with the same weights.
+func sameRotation(p, old *Pool) bool {
+	if len(p.Backends) != len(old.Backends) {
+		return false
+	}
+	for i, b := range p.Backends {
+		if b.key != old.Backends[i].key || p.weights[i] != old.weights[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// rotation returns the cycle of p's selector, the backend index of each
+// slot, and the counter of slots taken; nil for selectors without one.
+func rotation(p *Pool) ([]int32, *atomic.Uint64) {
 	switch s := p.selector.(type) {
 	case *roundRobin:
-		s.continueAfter(i)
+		slots := make([]int32, len(p.Backends))
+		for i := range slots {
+			slots[i] = int32(i)
+		}
+		return slots, &s.next
 	case *weightedRoundRobin:
-		s.continueAfter(i)
+		return s.schedule, &s.next
 	}
+	return nil, nil
+}
+
+// occurrences returns how many slots hold the backend of slot, and how
+// many of them come before slot. A slot of -1 counts nothing.
+func occurrences(slots []int32, slot int) (total, before int) {
+	if slot < 0 {
+		return 0, 0
+	}
+	for k, s := range slots {
+		if s == slots[slot] {
+			total++
+			if k < slot {
+				before++
+			}
+		}
+	}
+	return total, before
+}
+
+// slotOf returns the slot of backend i's n-th appearance (from 0) in
+// slots, or -1.
+func slotOf(slots []int32, i, n int) int {
+	for k, s := range slots {
+		if int(s) == i {
+			if n == 0 {
+				return k
+			}
+			n--
+		}
+	}
+	return -1
 }

@@ -127,8 +127,11 @@ func (l *listener) close(running *listener) {
 }
 
 // shutdown stops accepting and waits, until ctx is done, for the
-// connections in flight to finish.
+// connections in flight to finish. l's view is closed first: the server
+// learns of it only once its Serve goroutine runs, and a shutdown that
+// came before would otherwise leave Serve accepting for ever.
 func (l *listener) shutdown(ctx context.Context) error {
+	l.view.Close()
 	err := l.srv.ShutdownWithContext(ctx)
 	<-l.done
 	l.sock.close()

@@ -1,0 +1,635 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gatewayhq/gateway/reload"
+)
+
+// keepAliveConn is one raw client connection that sends its requests one
+// after another, so a test sees at once if the gateway closes it.
+type keepAliveConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func dialKeepAlive(t *testing.T, addr string) *keepAliveConn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &keepAliveConn{Conn: c, r: bufio.NewReader(c)}
+}
+
+// get sends a GET for path and returns the status and body.
+func (k *keepAliveConn) get(t *testing.T, path string) (int, string) {
+	t.Helper()
+	k.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := fmt.Fprintf(k, "GET %s HTTP/1.1\r\nHost: gateway.test\r\n\r\n", path); err != nil {
+		t.Fatalf("keep-alive connection: write: %v", err)
+	}
+	resp, err := http.ReadResponse(k.r, nil)
+	if err != nil {
+		t.Fatalf("keep-alive connection: read: %v", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("keep-alive connection: body: %v", err)
+	}
+	if resp.Close {
+		t.Fatal("keep-alive connection: the gateway announced it closes the connection")
+	}
+	return resp.StatusCode, string(body)
+}
+
+// withListen replaces the listen address of a config made by poolConfig.
+func withListen(config, addr string) string {
+	return strings.Replace(config, "listen: 127.0.0.1:0", "listen: "+addr, 1)
+}
+
+func TestReloadStreamingResponseOnRemovedBackendCompletes(t *testing.T) {
+	gate, entered := newReleaseGate(t), make(chan struct{}, 1)
+	a := startBackend(t, "a", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "first ")
+		w.(http.Flusher).Flush()
+		entered <- struct{}{}
+		<-gate.ch
+		io.WriteString(w, "second")
+	})
+	b := startBackend(t, "b", nil)
+	g, base := startGateway(t, poolConfig("round_robin", "", a.URL))
+	got := getLater(base + "/")
+	<-entered
+	old := g.Current()
+
+	rec := reloadOK(t, g, poolConfig("round_robin", "", b.URL))
+
+	if rec.Removed != 1 || g.Current() == old {
+		t.Fatalf("removed %d, want the backend removed and a new generation", rec.Removed)
+	}
+	if status, body := get(t, &http.Client{}, base+"/"); status != 200 || body != "b" {
+		t.Fatalf("new generation answered %d %q, want 200 b", status, body)
+	}
+	gate.open()
+	if s := <-got; s != "200 first second" {
+		t.Fatalf("the request in flight on the removed backend got %q, want 200 first second", s)
+	}
+}
+
+// reloadStep is one config of a reload sequence: the backends of a valid
+// config, or a broken one.
+type reloadStep struct {
+	servers string // backend names; empty for invalid
+	invalid string // the broken config; empty for valid
+}
+
+// reloadPlan is ten steps that mix changed backend sets, identical
+// configs and configs broken in different ways.
+var reloadPlan = []reloadStep{
+	{servers: "a b c"},
+	{invalid: "listen: 127.0.0.1:0\npools:\n  p:\n    algorithm: round_robbin\n    servers: [http://127.0.0.1:1]\n"},
+	{servers: "b c"},
+	{servers: "b c"},
+	{servers: "a"},
+	{invalid: "listen: 127.0.0.1:0\npools:\n  p:\n    servers: [http://127.0.0.1:1\n"},
+	{servers: "c a"},
+	{invalid: "listen: 127.0.0.1:0\npools:\n  p:\n    servres: [http://127.0.0.1:1]\n"},
+	{servers: "c a"},
+	{servers: "a b"},
+}
+
+// reloadExpectation tracks what the records of a reload sequence should
+// say.
+type reloadExpectation struct {
+	number  uint64
+	running []string
+	want    []ReloadRecord
+}
+
+// next returns the content of step and records what its reload should
+// report; nonce makes otherwise equal content differ (as a comment) when
+// not empty.
+func (e *reloadExpectation) next(step reloadStep, urls map[string]string, nonce string) []byte {
+	data := step.invalid
+	if data == "" {
+		names := strings.Fields(step.servers)
+		var servers []string
+		for _, n := range names {
+			servers = append(servers, urls[n])
+		}
+		data = poolConfig("round_robin", "", servers...)
+		rec := ReloadRecord{Result: ResultApplied, Generation: e.number + 1}
+		for _, n := range names {
+			if slices.Contains(e.running, n) {
+				rec.Carried++
+			} else {
+				rec.Added++
+			}
+		}
+		rec.Removed = len(e.running) - rec.Carried
+		e.number++
+		e.running = names
+		e.want = append(e.want, rec)
+	} else {
+		e.want = append(e.want, ReloadRecord{Result: ResultRejected})
+	}
+	if nonce != "" {
+		data = "# " + nonce + "\n" + data
+	}
+	e.want[len(e.want)-1].Hash = hashOf([]byte(data))
+	return []byte(data)
+}
+
+// check compares the gateway's records with the last ones expected.
+func (e *reloadExpectation) check(t *testing.T, g *Gateway, trigger, source string) {
+	t.Helper()
+	got := g.Reloads()
+	if len(got) != reloadHistory {
+		t.Fatalf("%d reload records kept, want %d", len(got), reloadHistory)
+	}
+	want := e.want[len(e.want)-reloadHistory:]
+	for i, r := range got {
+		w := want[i]
+		if r.Result != w.Result || r.Generation != w.Generation || r.Hash != w.Hash || r.Trigger != trigger ||
+			r.Carried != w.Carried || r.Added != w.Added || r.Removed != w.Removed {
+			t.Fatalf("record %d: %+v, want %+v with trigger %s", i, r, w, trigger)
+		}
+		if (r.Error != "") != (w.Result == ResultRejected) || w.Result == ResultRejected && !strings.Contains(r.Error, source+":") {
+			t.Fatalf("record %d: error %q for a result %s", i, r.Error, r.Result)
+		}
+		if r.Time.IsZero() || r.Duration <= 0 {
+			t.Fatalf("record %d has no time or duration: %+v", i, r)
+		}
+	}
+	if n := g.Current().Number; n != e.number {
+		t.Fatalf("generation %d, want %d", n, e.number)
+	}
+}
+
+// keepAliveLoad is a set of keep-alive clients sending GETs in a loop.
+type keepAliveLoad struct {
+	clients int
+	served  atomic.Int64
+	dials   atomic.Int64
+	closed  atomic.Int64 // connections the gateway closed or said it would
+	quit    chan struct{}
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	fails   []string
+}
+
+// startKeepAliveLoad starts clients keep-alive clients sending GETs to
+// url; a response other than 200 with a body naming one of names counts
+// as a failure.
+func startKeepAliveLoad(url string, clients int, names []string) *keepAliveLoad {
+	l := &keepAliveLoad{clients: clients, quit: make(chan struct{})}
+	dialer := &net.Dialer{}
+	for range clients {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			tr := &http.Transport{MaxIdleConnsPerHost: 1, DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				l.dials.Add(1)
+				c, err := dialer.DialContext(ctx, network, addr)
+				if err != nil {
+					return nil, err
+				}
+				return &peerCloseConn{Conn: c, closed: &l.closed}, nil
+			}}
+			defer tr.CloseIdleConnections()
+			client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+			for {
+				select {
+				case <-l.quit:
+					return
+				default:
+				}
+				resp, err := client.Get(url)
+				var failure string
+				if err != nil {
+					failure = err.Error()
+				} else {
+					body, err := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if err != nil || resp.StatusCode != 200 || !slices.Contains(names, string(body)) {
+						failure = fmt.Sprintf("%d %q %v", resp.StatusCode, body, err)
+					}
+					if resp.Close {
+						l.closed.Add(1)
+					}
+				}
+				if failure != "" {
+					l.mu.Lock()
+					l.fails = append(l.fails, failure)
+					l.mu.Unlock()
+					continue
+				}
+				l.served.Add(1)
+			}
+		}()
+	}
+	return l
+}
+
+// await waits until every client could have sent a request more, so each
+// generation serves requests before the next reload.
+func (l *keepAliveLoad) await(t *testing.T) {
+	t.Helper()
+	from := l.served.Load()
+	waitUntil(t, "requests between reloads", func() bool { return l.served.Load() >= from+int64(l.clients) })
+}
+
+// stop ends the clients and fails the test if a request failed or the
+// gateway closed a client connection.
+func (l *keepAliveLoad) stop(t *testing.T, across string) {
+	t.Helper()
+	close(l.quit)
+	l.wg.Wait()
+	if len(l.fails) > 0 {
+		t.Fatalf("%d of %d requests failed across %s; the first: %s", len(l.fails), l.served.Load()+int64(len(l.fails)), across, l.fails[0])
+	}
+	if n := l.closed.Load(); n > 0 {
+		t.Fatalf("the gateway closed %d keep-alive client connections across %s", n, across)
+	}
+	// A client may dial once more than it needs: net/http dials when its
+	// idle connection is not back in the pool yet, and keeps both.
+	t.Logf("%d requests on %d connections of %d clients across %s", l.served.Load(), l.dials.Load(), l.clients, across)
+}
+
+// peerCloseConn counts, in closed, the connection if the other side closes
+// it without saying so first: a read that ends with io.EOF.
+type peerCloseConn struct {
+	net.Conn
+	closed *atomic.Int64
+	once   sync.Once
+}
+
+func (c *peerCloseConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if err == io.EOF {
+		c.once.Do(func() { c.closed.Add(1) })
+	}
+	return n, err
+}
+
+// threeBackends starts backends a, b and c and returns their URLs by name.
+func threeBackends(t *testing.T) map[string]string {
+	urls := map[string]string{}
+	for _, n := range []string{"a", "b", "c"} {
+		urls[n] = startBackend(t, n, nil).URL
+	}
+	return urls
+}
+
+func TestReloadZeroDropUnderLoad(t *testing.T) {
+	const clients, reloads = 8, 60
+	urls := threeBackends(t)
+	exp := &reloadExpectation{}
+	g, base := startGateway(t, string(exp.next(reloadStep{servers: "a b c"}, urls, "")))
+	load := startKeepAliveLoad(base+"/", clients, []string{"a", "b", "c"})
+	for i := range reloads {
+		data := exp.next(reloadPlan[i%len(reloadPlan)], urls, "")
+		g.Load("test.yaml", data, TriggerWatch)
+		load.await(t)
+	}
+	load.stop(t, fmt.Sprintf("%d reloads", reloads))
+	exp.check(t, g, TriggerWatch, "test.yaml")
+}
+
+// saveConfig writes data to path: by writing a temporary file and renaming
+// it over path as editors that save atomically do, or in place.
+func saveConfig(t *testing.T, path string, data []byte, rename bool) {
+	t.Helper()
+	if !rename {
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	tmp := filepath.Join(filepath.Dir(path), ".save.tmp")
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// watchConfig writes initial to a config file, applies it and starts a
+// [reload.Watcher] that loads every change into g; each load's record is
+// sent on loaded. It returns the file's path.
+func watchConfig(t *testing.T, g *Gateway, initial []byte, loaded chan<- ReloadRecord) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "test.yaml")
+	if err := os.WriteFile(path, initial, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Load(path, initial, TriggerStart); err != nil {
+		t.Fatal(err)
+	}
+	w := reload.New(path, func(data []byte) {
+		rec, _ := g.Load(path, data, TriggerWatch)
+		loaded <- rec
+	}, reload.Options{Initial: initial})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("watcher: %v", err)
+		}
+	})
+	select {
+	case <-w.Ready():
+	case err := <-done:
+		t.Fatalf("watcher: %v", err)
+	}
+	return path
+}
+
+// newGatewayForTest returns a gateway that is shut down when the test ends.
+func newGatewayForTest(t *testing.T, opts Options) *Gateway {
+	g := New(opts)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		g.Shutdown(ctx)
+	})
+	return g
+}
+
+func TestReloadZeroDropThroughWatcher(t *testing.T) {
+	const clients, saves = 8, 20
+	urls := threeBackends(t)
+	exp := &reloadExpectation{}
+	g := newGatewayForTest(t, Options{})
+	loaded := make(chan ReloadRecord, 1)
+	path := watchConfig(t, g, exp.next(reloadStep{servers: "a b c"}, urls, ""), loaded)
+	load := startKeepAliveLoad("http://"+g.Addr()+"/", clients, []string{"a", "b", "c"})
+	for i := range saves {
+		// Every save differs, or the watcher would rightly skip it.
+		data := exp.next(reloadPlan[i%len(reloadPlan)], urls, fmt.Sprintf("save %d", i))
+		saveConfig(t, path, data, i%2 == 0)
+		select {
+		case rec := <-loaded:
+			if rec.Hash != hashOf(data) {
+				t.Fatalf("save %d: the watcher delivered content %s, want %s", i, shortHash(rec.Hash), shortHash(hashOf(data)))
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("save %d was not loaded", i)
+		}
+		load.await(t)
+	}
+	load.stop(t, fmt.Sprintf("%d saves", saves))
+	exp.check(t, g, TriggerWatch, path)
+}
+
+func TestReloadListenAddressRebinds(t *testing.T) {
+	a := startBackend(t, "a", nil)
+	g := New(Options{})
+	if _, err := g.Load("test.yaml", []byte(poolConfig("round_robin", "", a.URL)), TriggerStart); err != nil {
+		t.Fatal(err)
+	}
+	oldAddr := g.Addr()
+	kept := dialKeepAlive(t, oldAddr)
+	if status, body := kept.get(t, "/"); status != 200 || body != "a" {
+		t.Fatalf("got %d %q, want 200 a", status, body)
+	}
+	newAddr := closedAddr(t)
+
+	rec := reloadOK(t, g, withListen(poolConfig("round_robin", "", a.URL), newAddr))
+
+	if rec.Carried != 1 || rec.Added != 0 || rec.Removed != 0 {
+		t.Fatalf("carried/added/removed %d/%d/%d, want 1/0/0", rec.Carried, rec.Added, rec.Removed)
+	}
+	if got := g.Addr(); got != newAddr {
+		t.Fatalf("listening on %s, want %s", got, newAddr)
+	}
+	if status, body := get(t, &http.Client{}, "http://"+newAddr+"/"); status != 200 || body != "a" {
+		t.Fatalf("new address answered %d %q, want 200 a", status, body)
+	}
+	if c, err := net.DialTimeout("tcp", oldAddr, time.Second); err == nil {
+		c.Close()
+		t.Fatalf("the old address %s still accepts connections", oldAddr)
+	}
+	for range 3 {
+		if status, body := kept.get(t, "/"); status != 200 || body != "a" {
+			t.Fatalf("open connection on the old address got %d %q, want 200 a", status, body)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := g.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown after a rebind: %v", err)
+	}
+}
+
+func TestReloadUnchangedListenerKeepsConnections(t *testing.T) {
+	urls := threeBackends(t)
+	g, _ := startGateway(t, poolConfig("round_robin", "", urls["a"]))
+	conn := dialKeepAlive(t, g.Addr())
+	sets := [][]string{{urls["b"]}, {urls["a"], urls["c"]}, {urls["c"]}}
+	for i := range 10 {
+		servers := sets[i%len(sets)]
+		config := fmt.Sprintf("# reload %d\n", i) + poolConfig("round_robin", "", servers...)
+		if i%4 == 3 {
+			config = strings.Replace(config, "round_robin", "round_robbin", 1)
+		}
+		before := g.Current().Number
+		rec, _ := g.Load("test.yaml", []byte(config), TriggerWatch)
+		if rec.Result == ResultApplied && g.Current().Number != before+1 {
+			t.Fatalf("reload %d applied but generation %d is serving", i, g.Current().Number)
+		}
+		if status, _ := conn.get(t, "/"); status != 200 {
+			t.Fatalf("after reload %d (%s) the open connection got %d", i, rec.Result, status)
+		}
+	}
+}
+
+func TestReloadRejectedKeepsRunningGeneration(t *testing.T) {
+	a, b := startBackend(t, "a", nil), startBackend(t, "b", nil)
+	g, base := startGateway(t, poolConfig("round_robin", "", a.URL))
+	running := g.Current()
+
+	rec, err := g.Load("test.yaml", []byte(poolConfig("round_robbin", "", b.URL)), TriggerSignal)
+
+	if err == nil {
+		t.Fatal("a config with an unknown algorithm was applied")
+	}
+	if g.Current() != running {
+		t.Fatalf("generation %d is serving, want the running %d", g.Current().Number, running.Number)
+	}
+	if rec.Result != ResultRejected || rec.Generation != 0 || rec.Trigger != TriggerSignal || rec.Error != err.Error() {
+		t.Fatalf("record %+v for error %v", rec, err)
+	}
+	for _, want := range []string{"test.yaml:4:16:", "pools.p.algorithm"} {
+		if !strings.Contains(rec.Error, want) {
+			t.Fatalf("error %q does not contain %q", rec.Error, want)
+		}
+	}
+	if all := g.Reloads(); len(all) != 2 || all[1].Hash != rec.Hash || all[1].Result != ResultRejected {
+		t.Fatalf("records %+v, want the start and the rejection", all)
+	}
+	if status, body := get(t, &http.Client{}, base+"/"); status != 200 || body != "a" {
+		t.Fatalf("after the rejection got %d %q, want the running a", status, body)
+	}
+
+	next := reloadOK(t, g, poolConfig("round_robin", "", b.URL))
+
+	if next.Generation != running.Number+1 || g.Current().Number != running.Number+1 {
+		t.Fatalf("the next valid config became generation %d, want %d", next.Generation, running.Number+1)
+	}
+	if status, body := get(t, &http.Client{}, base+"/"); status != 200 || body != "b" {
+		t.Fatalf("after the next valid config got %d %q, want b", status, body)
+	}
+}
+
+func TestReloadRejectedWhenListenFailsStartsNothing(t *testing.T) {
+	a, b := startCountedBackend(t, "a", nil), startCountedBackend(t, "b", nil)
+	g, base := startGateway(t, poolConfig("round_robin", "", a.URL))
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	running, checkers := g.Current(), checkerGoroutines()
+
+	rec, err := g.Load("test.yaml", []byte(withListen(healthConfig("10ms", "", b.URL), taken.Addr().String())), TriggerWatch)
+
+	if err == nil || rec.Result != ResultRejected || !strings.Contains(rec.Error, "test.yaml: listen:") {
+		t.Fatalf("record %+v, error %v: want a rejection naming the listener", rec, err)
+	}
+	if g.Current() != running || g.Addr() != strings.TrimPrefix(base, "http://") {
+		t.Fatal("a config whose listener could not bind replaced the running one")
+	}
+	if n := checkerGoroutines(); n != checkers {
+		t.Fatalf("%d checkers run after the rejection, want %d", n, checkers)
+	}
+	if status, body := get(t, &http.Client{}, base+"/"); status != 200 || body != "a" {
+		t.Fatalf("after the rejection got %d %q, want 200 a", status, body)
+	}
+	if n := b.probes.Load(); n != 0 {
+		t.Fatalf("the backend of the rejected config was probed %d times", n)
+	}
+}
+
+// hashCounter is a [slog.Handler] that counts the log records carrying
+// each value of the attribute "hash".
+type hashCounter struct {
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func (h *hashCounter) Enabled(context.Context, slog.Level) bool { return true }
+func (h *hashCounter) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *hashCounter) WithGroup(string) slog.Handler            { return h }
+
+func (h *hashCounter) Handle(_ context.Context, r slog.Record) error {
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "hash" {
+			h.mu.Lock()
+			h.counts[a.Value.String()]++
+			h.mu.Unlock()
+		}
+		return true
+	})
+	return nil
+}
+
+func TestReloadLoggedOnce(t *testing.T) {
+	a := startBackend(t, "a", nil)
+	logs := &hashCounter{counts: map[string]int{}}
+	g := newGatewayForTest(t, Options{Logger: slog.New(logs)})
+	configs := []string{
+		poolConfig("round_robin", "", a.URL),
+		"# changed\n" + poolConfig("round_robin", "", a.URL),
+		poolConfig("round_robbin", "", a.URL),
+	}
+	for _, c := range configs {
+		g.Load("test.yaml", []byte(c), TriggerWatch)
+	}
+	recs := g.Reloads()
+	if len(recs) != len(configs) {
+		t.Fatalf("%d records for %d loads", len(recs), len(configs))
+	}
+	logs.mu.Lock()
+	defer logs.mu.Unlock()
+	for _, r := range recs {
+		if n := logs.counts[shortHash(r.Hash)]; n != 1 {
+			t.Fatalf("the %s reload %s was logged %d times, want once", r.Result, shortHash(r.Hash), n)
+		}
+	}
+}
+
+func TestShutdownRightAfterStart(t *testing.T) {
+	a := startBackend(t, "a", nil)
+	for i := range 20 {
+		g := New(Options{})
+		if _, err := g.Load("test.yaml", []byte(poolConfig("round_robin", "", a.URL)), TriggerStart); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			done <- g.Shutdown(ctx)
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("shutdown %d right after start: %v", i, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("shutdown %d right after start did not return", i)
+		}
+	}
+}
+
+func TestReloadLatencyThroughWatcher(t *testing.T) {
+	const saves = 20
+	a, b := startBackend(t, "a", nil), startBackend(t, "b", nil)
+	sets := [][]string{{a.URL, b.URL}, {a.URL}}
+	g := newGatewayForTest(t, Options{})
+	loaded := make(chan ReloadRecord, 1)
+	path := watchConfig(t, g, []byte(poolConfig("round_robin", "", sets[0]...)), loaded)
+	var took []time.Duration
+	for i := range saves {
+		data := fmt.Sprintf("# save %d\n", i) + poolConfig("round_robin", "", sets[(i+1)%2]...)
+		before := g.Current().Number
+		start := time.Now()
+		saveConfig(t, path, []byte(data), i%2 == 0)
+		select {
+		case rec := <-loaded:
+			took = append(took, time.Since(start))
+			if rec.Result != ResultApplied || g.Current().Number != before+1 {
+				t.Fatalf("save %d: record %+v, generation %d; want generation %d serving", i, rec, g.Current().Number, before+1)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("save %d was not applied within 5s", i)
+		}
+	}
+	slices.Sort(took)
+	p50, p99 := took[len(took)/2], took[(len(took)*99+99)/100-1]
+	t.Logf("save to serving over %d saves: p50 %v, p99 %v (debounce %v)", saves, p50, p99, reload.DefaultDebounce)
+	if p99 > 250*time.Millisecond {
+		t.Fatalf("p99 reload latency %v, want at most 250ms; all: %v", p99, took)
+	}
+}
