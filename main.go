@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -38,6 +39,7 @@ var version = "dev"
 var demoConfig []byte
 
 func main() {
+	setMemoryLimit()
 	app := &cli.App{
 		Name:    "gateway",
 		Usage:   "an HTTP load balancer that reloads its config on change",
@@ -60,6 +62,19 @@ func main() {
 		}
 		fmt.Fprintln(os.Stderr, "gateway:", err)
 		os.Exit(1)
+	}
+}
+
+// setMemoryLimit sets the Go memory limit to 90% of the container's memory
+// limit when GOMEMLIMIT is not set, so the garbage collector works harder
+// before the kernel's OOM killer would. GOMAXPROCS already follows the
+// container's CPU quota (Go 1.25 and later).
+func setMemoryLimit() {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	if limit, ok := gateway.MemoryLimitFromCgroup(); ok {
+		debug.SetMemoryLimit(limit / 10 * 9)
 	}
 }
 

@@ -12,13 +12,15 @@ import (
 
 // accessLog is the gateway's access log: one JSON line per request (see
 // [accessEntry.appendJSON]), written to the [logSink] the current config
-// names, or nowhere while the config turns the log off. The gateway makes
-// it when a config first turns the log on and keeps it afterwards; reloads
-// only swap its sink.
+// names, or nowhere while the config turns the log off. A gateway has one
+// for its whole life; reloads only swap its sink.
 type accessLog struct {
 	sink  atomic.Pointer[logSink]
 	lines sync.Pool // of *[]byte, each a line being formatted
 }
+
+// on reports whether the log has somewhere to write.
+func (a *accessLog) on() bool { return a.sink.Load() != nil }
 
 // write formats e into a pooled buffer and hands the line to the sink.
 func (a *accessLog) write(e accessEntry) {
@@ -180,12 +182,6 @@ func (g *Gateway) prepareAccessLog(cfg *Config) (*logSink, error) {
 // swapAccessLog makes next, from [Gateway.prepareAccessLog], the running
 // sink once its config is published, and closes the sink it replaces.
 func (g *Gateway) swapAccessLog(next *logSink) {
-	if g.accessLog == nil {
-		if next == nil {
-			return
-		}
-		g.accessLog = new(accessLog)
-	}
 	if old := g.accessLog.sink.Swap(next); old != nil && old != next {
 		old.close()
 	}
@@ -201,9 +197,6 @@ func (g *Gateway) discardAccessLog(next *logSink) {
 
 // accessLogSink returns the running sink, or nil.
 func (g *Gateway) accessLogSink() *logSink {
-	if g.accessLog == nil {
-		return nil
-	}
 	return g.accessLog.sink.Load()
 }
 

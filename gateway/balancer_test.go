@@ -251,3 +251,34 @@ func BenchmarkSelect(b *testing.B) {
 		})
 	}
 }
+
+// TestPickNeverFailsWhileOneIsHealthy guards against a pick giving up while
+// a usable backend exists, which concurrent picks taking slots in between
+// once made round_robin do.
+func TestPickNeverFailsWhileOneIsHealthy(t *testing.T) {
+	for _, a := range []Algorithm{RoundRobin, WeightedRoundRobin, LeastConnections, IPHash} {
+		t.Run(string(a), func(t *testing.T) {
+			p := testPool(a, ones(3)...)
+			setDown(p, 0)
+			setDown(p, 2)
+			var wg sync.WaitGroup
+			var failed sync.Map
+			for w := range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for range 20000 {
+						if i := p.selector.pick(p, clientOf(w), 0); i != 1 {
+							failed.Store(i, true)
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			failed.Range(func(k, _ any) bool {
+				t.Errorf("a pick returned %v while backend 1 was healthy", k)
+				return true
+			})
+		})
+	}
+}

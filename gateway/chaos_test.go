@@ -488,7 +488,7 @@ func TestChaos(t *testing.T) {
 	faults := make([]*fault, len(backends))
 	actions := map[string]int{}
 	end := time.Now().Add(duration)
-	algorithms := []string{"least_connections", "weighted_round_robin"}
+	algorithms := []string{"round_robin", "least_connections", "weighted_round_robin"}
 	for time.Now().Before(end) {
 		time.Sleep(time.Duration(30+rng.IntN(60)) * time.Millisecond)
 		now := time.Now()

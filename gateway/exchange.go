@@ -85,7 +85,7 @@ func (ex *exchange) prepare(ctx *fasthttp.RequestCtx, cfg *Config) uint64 {
 	peer := peerAddr(ctx)
 	ex.client = clientAddr(h, peer, cfg.TrustedProxies)
 	ex.stall = cfg.ClientIdleTimeout
-	if ex.g.accessLog != nil {
+	if ex.g.accessLog.on() {
 		ex.method = append(ex.method[:0], h.Method()...)
 		ex.host = append(ex.host[:0], h.Host()...)
 		ex.path = append(ex.path[:0], h.RequestURI()...)

@@ -49,7 +49,7 @@ func New(opts Options) *Gateway {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	g := &Gateway{logger: logger, live: make(map[string]*Backend)}
+	g := &Gateway{logger: logger, live: make(map[string]*Backend), accessLog: new(accessLog)}
 	g.metrics = newMetrics(g)
 	return g
 }
@@ -117,14 +117,14 @@ func (g *Gateway) apply(cfg *Config, trigger string, start time.Time) (ReloadRec
 	logs, err := g.prepareAccessLog(cfg)
 	if err != nil {
 		if ln != nil {
-			ln.close()
+			ln.close(g.listener)
 		}
 		return reject(err)
 	}
 	admin, err := g.prepareAdmin(cfg)
 	if err != nil {
 		if ln != nil {
-			ln.close()
+			ln.close(g.listener)
 		}
 		g.discardAccessLog(logs)
 		return reject(fmt.Errorf("%s: admin: %w", cfg.Source, err))
@@ -149,7 +149,7 @@ func (g *Gateway) apply(cfg *Config, trigger string, start time.Time) (ReloadRec
 		g.listener = ln
 		ln.start()
 		if old != nil {
-			old.stopAccepting()
+			old.stopAccepting(ln)
 			g.retired = append(g.retired, old)
 		}
 	}
@@ -169,7 +169,7 @@ func (g *Gateway) Addr() string {
 	if g.listener == nil {
 		return ""
 	}
-	return g.listener.ln.Addr().String()
+	return g.listener.view.Addr().String()
 }
 
 // Ready reports whether the gateway has a config, a listener and is not

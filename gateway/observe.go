@@ -18,7 +18,7 @@ func (g *Gateway) observe(ex *exchange) {
 			s.latency.observe(d)
 		}
 	}
-	if log := g.accessLog; log != nil {
+	if log := g.accessLog; log.on() {
 		bytes := ex.bytes
 		if bytes == 0 && ex.resp != nil {
 			bytes = int64(len(ex.resp.Body()))
@@ -46,7 +46,7 @@ func (g *Gateway) observeRefusal(ctx *fasthttp.RequestCtx, pool *Pool, status in
 	}
 	stats.count(status)
 	latency.observe(d)
-	if log := g.accessLog; log != nil {
+	if log := g.accessLog; log.on() {
 		h := &ctx.Request.Header
 		log.write(accessEntry{
 			start: ctx.Time(), duration: d, client: g.refusedClient(ctx),
