@@ -190,13 +190,15 @@ func (b *Backend) InFlight() int64 { return b.inFlight.Load() }
 // Served returns how many requests b has answered.
 func (b *Backend) Served() uint64 { return b.served.Load() }
 
-// deadlineConn arms a read deadline before every read, so a backend that
-// goes silent for longer than read is cut off, however long the whole
-// response takes (nginx's proxy_read_timeout).
+// deadlineConn arms a deadline before every read and every write, so a
+// backend that goes silent, or stops reading an upload, for longer than
+// read is cut off, however long the whole exchange takes (nginx's
+// proxy_read_timeout and proxy_send_timeout).
 type deadlineConn struct {
 	net.Conn
-	read     time.Duration
-	deadline coarseDeadline
+	read          time.Duration
+	deadline      coarseDeadline
+	writeDeadline coarseDeadline
 }
 
 // Read arms the read deadline as a [coarseDeadline]: a silent backend is
@@ -208,4 +210,14 @@ func (c *deadlineConn) Read(p []byte) (int, error) {
 		}
 	}
 	return c.Conn.Read(p)
+}
+
+// Write arms the write deadline the same way.
+func (c *deadlineConn) Write(p []byte) (int, error) {
+	if at, move := c.writeDeadline.next(time.Now(), c.read); move {
+		if err := c.Conn.SetWriteDeadline(at); err != nil {
+			return 0, err
+		}
+	}
+	return c.Conn.Write(p)
 }

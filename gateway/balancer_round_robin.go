@@ -31,17 +31,3 @@ func (r *roundRobin) pick(p *Pool, _ uint64, tried uint64) int {
 	}
 	return -1
 }
-
-// last returns the index of the backend picked last, or -1 before any pick.
-func (r *roundRobin) last(n int) int {
-	c := r.next.Load()
-	if c == 0 || n == 0 {
-		return -1
-	}
-	return int((c - 1) % uint64(n))
-}
-
-// continueAfter makes the next pick the backend after index i.
-func (r *roundRobin) continueAfter(i int) {
-	r.next.Store(uint64(i + 1))
-}

@@ -43,26 +43,6 @@ func (w *weightedRoundRobin) pick(p *Pool, _ uint64, tried uint64) int {
 	return -1
 }
 
-// continueAfter positions the schedule just after a slot of backend i, so
-// that a reload that keeps the last served backend goes on after it.
-func (w *weightedRoundRobin) continueAfter(i int) {
-	for k, s := range w.schedule {
-		if int(s) == i {
-			w.next.Store(uint64(k + 1))
-			return
-		}
-	}
-}
-
-// last returns the index of the backend picked last, or -1.
-func (w *weightedRoundRobin) last() int {
-	c := w.next.Load()
-	if c == 0 || len(w.schedule) == 0 {
-		return -1
-	}
-	return int(w.schedule[(c-1)%uint64(len(w.schedule))])
-}
-
 // smoothSchedule returns one period of smooth weighted round-robin over
 // weights: each step adds every weight to its current weight, picks the
 // largest (the first on a tie) and subtracts the total from it.

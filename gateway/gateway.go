@@ -150,7 +150,7 @@ func (g *Gateway) apply(cfg *Config, trigger string, start time.Time) (ReloadRec
 		ln.start()
 		if old != nil {
 			old.stopAccepting(ln)
-			g.retired = append(g.retired, old)
+			g.retired = append(stillServing(g.retired), old)
 		}
 	}
 	g.swapAdmin(admin)
@@ -221,4 +221,17 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.closeAdmin()
 	g.closeAccessLog()
 	return errors.Join(errs...)
+}
+
+// stillServing drops from retired the listeners whose last connection has closed:
+// shutdown need not wait for them.
+func stillServing(retired []*listener) []*listener {
+	kept := retired[:0]
+	for _, l := range retired {
+		if l.srv.GetOpenConnectionsCount() > 0 {
+			kept = append(kept, l)
+		}
+	}
+	clear(retired[len(kept):])
+	return kept
 }

@@ -37,7 +37,7 @@ func (g *Generation) match(host, path []byte) *Pool {
 	host = stripPort(host)
 	for i := range g.routes {
 		r := &g.routes[i]
-		if len(r.host) > 0 && !bytes.EqualFold(r.host, host) {
+		if len(r.host) > 0 && !asciiEqualFold(r.host, host) {
 			continue
 		}
 		if len(r.prefix) > 0 && !bytes.HasPrefix(path, r.prefix) {
@@ -238,4 +238,26 @@ func slotOf(slots []int32, i, n int) int {
 		}
 	}
 	return -1
+}
+
+// asciiEqualFold reports whether a and b are equal under ASCII case
+// folding only: a host never matches a route through Unicode folding (the
+// long s of "ſecret" is not an s).
+func asciiEqualFold(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }

@@ -72,6 +72,7 @@ func (g *Gateway) listen(cfg *Config) (*listener, error) {
 		Handler:                      g.serve,
 		ErrorHandler:                 g.serveError,
 		HeaderReceived:               bodyDeadline,
+		ExpectHandler:                g.expect,
 		NoDefaultServerHeader:        true,
 		NoDefaultContentType:         true,
 		ReadBufferSize:               s.maxHeaderBytes,
@@ -243,9 +244,20 @@ func (g *Gateway) serveError(ctx *fasthttp.RequestCtx, err error) {
 		status = fasthttp.StatusRequestEntityTooLarge
 	}
 	ctx.SetConnectionClose()
-	ctx.Response.Header.SetContentType("text/plain; charset=utf-8")
-	ctx.Response.SetStatusCode(status)
-	ctx.Response.SetBodyString(fasthttp.StatusMessage(status) + "\n")
+	g.refuse(ctx, nil, status, fasthttp.StatusMessage(status)+"\n")
+}
+
+// expect answers a request's `Expect: 100-continue` before its body is
+// read: a body declared larger than maxBodySize is refused with 413 (and
+// the connection closed) instead of being invited; anything else goes on.
+func (g *Gateway) expect(ctx *fasthttp.RequestCtx) int {
+	if gen := g.gen.Load(); gen != nil {
+		if limit := gen.Config.MaxBodySize; limit > 0 && int64(ctx.Request.Header.ContentLength()) > limit {
+			g.refuse(ctx, nil, fasthttp.StatusRequestEntityTooLarge, "request body too large\n")
+			return fasthttp.StatusRequestEntityTooLarge
+		}
+	}
+	return fasthttp.StatusContinue
 }
 
 // fasthttpLogger sends fasthttp's own messages to the gateway's log.

@@ -47,15 +47,16 @@ func (g *Gateway) serve(ctx *fasthttp.RequestCtx) {
 	}
 	ex := acquireExchange(g, pool, ctx)
 	client := ex.prepare(ctx, cfg)
-	g.forward(ctx, ex, pool, client)
+	g.forward(ctx, ex, pool, client, cfg.MaxBodySize)
 }
 
 // forward sends the prepared request to a backend of pool and relays the
-// response, or answers with an error status when no backend can.
-func (g *Gateway) forward(ctx *fasthttp.RequestCtx, ex *exchange, pool *Pool, client uint64) {
+// response, or answers with an error status when no backend can. maxBody is
+// the body limit of the generation the request started on.
+func (g *Gateway) forward(ctx *fasthttp.RequestCtx, ex *exchange, pool *Pool, client uint64, maxBody int64) {
 	req := &ctx.Request
 	bodyless := !req.IsBodyStream() && len(req.Body()) == 0
-	if ex.watchBody(req, g.gen.Load().Config.MaxBodySize) {
+	if ex.watchBody(req, maxBody) {
 		bodyless = false
 	}
 	var tried uint64

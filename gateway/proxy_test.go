@@ -433,3 +433,84 @@ func TestProxyUpgradeRefusedIsRelayed(t *testing.T) {
 		t.Fatalf("answer %d %q, want the backend's 403", resp.StatusCode, body)
 	}
 }
+
+func TestProxyExpectContinueOverLimit(t *testing.T) {
+	b := startBackend(t, "a", nil)
+	cfg := strings.Replace(poolConfig("round_robin", "", b.URL), "listen: 127.0.0.1:0\n", "listen: 127.0.0.1:0\nmaxBodySize: 1024\n", 1)
+	_, base := startGateway(t, cfg)
+	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\nExpect: 100-continue\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("status %d, want 413 before any body is invited", resp.StatusCode)
+	}
+	select {
+	case <-b.last:
+		t.Fatal("the refused upload reached the backend")
+	default:
+	}
+}
+
+func TestRouteHostMatchIsASCIIOnly(t *testing.T) {
+	tests := []struct {
+		route, host string
+		want        bool
+	}{
+		{"secret.example", "SECRET.Example", true},
+		{"secret.example", "secret.example:8443", true},
+		{"secret.example", "\u017fecret.example", false}, // long s folds to s in Unicode
+		{"secret.example", "secret.exampl", false},
+		{"[::1]", "[::1]:80", true},
+	}
+	g := &Generation{routes: []route{{host: nil, prefix: []byte("/"), pool: nil}}}
+	for _, tt := range tests {
+		g.routes[0].host = []byte(tt.route)
+		p := &Pool{Name: "p"}
+		g.routes[0].pool = p
+		if got := g.match([]byte(tt.host), []byte("/")) == p; got != tt.want {
+			t.Errorf("route %q, host %q: matched %v, want %v", tt.route, tt.host, got, tt.want)
+		}
+	}
+}
+
+func TestProxyTunnelClosesWhenBackendIsSilent(t *testing.T) {
+	b := startBackend(t, "a", func(w http.ResponseWriter, r *http.Request) {
+		c, brw, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+		brw.Flush()
+		io.Copy(io.Discard, brw) // reads, never answers
+	})
+	cfg := poolConfig("round_robin", "    responseHeaderTimeout: 200ms\n", b.URL)
+	_, base := startGateway(t, cfg)
+	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 101 {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	start := time.Now()
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("read from a tunnel whose backend is silent: %v, want EOF", err)
+	}
+	if d := time.Since(start); d < 200*time.Millisecond || d > 3*time.Second {
+		t.Fatalf("silent tunnel closed after %v, want about 200ms", d)
+	}
+}

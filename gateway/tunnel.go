@@ -85,8 +85,13 @@ func (g *Gateway) upgradeOn(ctx *fasthttp.RequestCtx, ex *exchange, b *Backend, 
 		ex.release()
 		g.refuse(ctx, pool, status, reason)
 	}
+	// Reads from the backend, the 101 and then the tunnel's downstream
+	// bytes, are cut off after responseHeaderTimeout of silence, as nginx's
+	// proxy_read_timeout closes a silent WebSocket.
+	upstream := conn
 	if d := b.timeout.read; d > 0 {
-		conn.SetDeadline(time.Now().Add(d))
+		conn.SetWriteDeadline(time.Now().Add(d))
+		upstream = &deadlineConn{Conn: conn, read: d}
 	}
 	bw := bufio.NewWriter(conn)
 	if err := ctx.Request.Write(bw); err != nil {
@@ -97,7 +102,8 @@ func (g *Gateway) upgradeOn(ctx *fasthttp.RequestCtx, ex *exchange, b *Backend, 
 		fail(fasthttp.StatusBadGateway, "no backend could be reached\n", failReset)
 		return
 	}
-	br := bufio.NewReader(conn)
+	conn.SetWriteDeadline(time.Time{})
+	br := bufio.NewReader(upstream)
 	resp := fasthttp.AcquireResponse()
 	resp.Header.DisableNormalizing()
 	if err := resp.Header.Read(br); err != nil {
@@ -110,7 +116,6 @@ func (g *Gateway) upgradeOn(ctx *fasthttp.RequestCtx, ex *exchange, b *Backend, 
 		fail(status, "the backend did not complete the upgrade\n", kind)
 		return
 	}
-	conn.SetDeadline(time.Time{})
 	if resp.StatusCode() != fasthttp.StatusSwitchingProtocols {
 		// Not upgraded: read the body and relay it as a normal answer.
 		resp.Header.SetConnectionClose()
