@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gatewayhq/gateway/health"
@@ -143,10 +144,7 @@ func (b *Backend) dial(addr string) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if b.timeout.read <= 0 {
-		return c, nil
-	}
-	return &deadlineConn{Conn: c, read: b.timeout.read}, nil
+	return newDeadlineConn(c, b.timeout.read), nil
 }
 
 // start starts the backend's active health checker, if it has one.
@@ -193,27 +191,45 @@ func (b *Backend) Served() uint64 { return b.served.Load() }
 // deadlineConn arms a deadline before every read and every write, so a
 // backend that goes silent, or stops reading an upload, for longer than
 // read is cut off, however long the whole exchange takes (nginx's
-// proxy_read_timeout and proxy_send_timeout).
+// proxy_read_timeout and proxy_send_timeout); read 0 arms none. A
+// connection made by [newDeadlineConn] also tells the exchange gathering
+// a response over it when a read is about to wait for the network (see
+// [exchange.WriteTo]).
 type deadlineConn struct {
 	net.Conn
 	read          time.Duration
 	deadline      coarseDeadline
 	writeDeadline coarseDeadline
+
+	addr   backendAddr     // what RemoteAddr returns, leading back to c
+	raw    syscall.RawConn // nil when the connection has no descriptor
+	probe  func(fd uintptr)
+	unread int    // bytes the kernel holds for reading, as probe saw them
+	waiter waiter // told before a read waits, while an exchange gathers
 }
 
 // Read arms the read deadline as a [coarseDeadline]: a silent backend is
-// cut off after read and at most its slack later.
+// cut off after read and at most its slack later. While a waiter is set,
+// it is told first when the read is going to wait for the network.
 func (c *deadlineConn) Read(p []byte) (int, error) {
-	if at, move := c.deadline.next(time.Now(), c.read); move {
-		if err := c.Conn.SetReadDeadline(at); err != nil {
-			return 0, err
+	if c.read > 0 {
+		if at, move := c.deadline.next(time.Now(), c.read); move {
+			if err := c.Conn.SetReadDeadline(at); err != nil {
+				return 0, err
+			}
 		}
+	}
+	if c.waiter != nil && !c.readable() {
+		c.waiter.beforeWait()
 	}
 	return c.Conn.Read(p)
 }
 
 // Write arms the write deadline the same way.
 func (c *deadlineConn) Write(p []byte) (int, error) {
+	if c.read <= 0 {
+		return c.Conn.Write(p)
+	}
 	if at, move := c.writeDeadline.next(time.Now(), c.read); move {
 		if err := c.Conn.SetWriteDeadline(at); err != nil {
 			return 0, err

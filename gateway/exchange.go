@@ -43,6 +43,14 @@ type exchange struct {
 	ctx      *fasthttp.RequestCtx
 	stall    time.Duration
 	deadline coarseDeadline
+
+	// A chunked body's gathering (see [exchange.WriteTo]): the backend
+	// connection, the chunk gathered so far and where chunks go.
+	conn     *deadlineConn
+	gathered []byte
+	out      io.Writer
+	written  int64
+	outErr   error
 }
 
 var exchangePool = sync.Pool{New: func() any { return new(exchange) }}
@@ -56,7 +64,7 @@ func acquireExchange(g *Gateway, pool *Pool, ctx *fasthttp.RequestCtx) *exchange
 
 // release returns ex to the pool.
 func (ex *exchange) release() {
-	ex.ctx, ex.stall, ex.deadline = nil, 0, coarseDeadline{}
+	ex.ctx, ex.stall, ex.deadline, ex.conn = nil, 0, coarseDeadline{}, nil
 	ex.g, ex.pool, ex.backend, ex.resp, ex.body = nil, nil, nil, nil, nil
 	ex.status, ex.bytes = 0, 0
 	ex.method, ex.host, ex.path = ex.method[:0], ex.host[:0], ex.path[:0]
@@ -277,6 +285,9 @@ func (ex *exchange) relay(ctx *fasthttp.RequestCtx, b *Backend, resp *fasthttp.R
 		size := resp.Header.ContentLength()
 		if size < 0 {
 			size = -1
+			if a, ok := resp.RemoteAddr().(*backendAddr); ok {
+				ex.conn = a.conn
+			}
 		}
 		out.SetBodyStream(ex, size)
 		if bytes.HasPrefix(resp.Header.ContentType(), []byte("text/event-stream")) {
