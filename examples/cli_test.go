@@ -2,6 +2,7 @@ package examples_test
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -143,23 +144,7 @@ func TestCLIRunDrainsOnSIGTERM(t *testing.T) {
 		io.WriteString(w, "done")
 	}))
 	defer backend.Close()
-	listen := freePort(t)
-	cfg := filepath.Join(t.TempDir(), "config.json")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`{"port": %q, "healthCheckInterval": "2s", "servers": [%q]}`, listen, backend.URL)), 0o644)
-
-	cmd := exec.Command(gatewayBinary(t), "run", "--config", cfg, "--log-format", "json")
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	logs := bufio.NewScanner(stderr)
-	for logs.Scan() {
-		if strings.Contains(logs.Text(), `"msg":"serving"`) {
-			break
-		}
-	}
-	go io.Copy(io.Discard, stderr)
+	listen, cmd := startGatewayProcess(t, backend.URL)
 
 	result := make(chan string, 1)
 	go func() {
@@ -202,4 +187,134 @@ func TestCLIRunDrainsOnSIGTERM(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("gateway did not exit after draining")
 	}
+}
+
+// startGatewayProcess runs `gateway run` on a seed-format config for the
+// given backends and returns its address and process.
+func startGatewayProcess(t *testing.T, servers ...string) (string, *exec.Cmd) {
+	t.Helper()
+	listen := freePort(t)
+	quoted := make([]string, len(servers))
+	for i, s := range servers {
+		quoted[i] = fmt.Sprintf("%q", s)
+	}
+	cfg := filepath.Join(t.TempDir(), "config.json")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`{"port": %q, "healthCheckInterval": "2s", "servers": [%s]}`, listen, strings.Join(quoted, ", "))), 0o644)
+	cmd := exec.Command(gatewayBinary(t), "run", "--config", cfg, "--log-format", "json")
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	logs := bufio.NewScanner(stderr)
+	for logs.Scan() {
+		if strings.Contains(logs.Text(), `"msg":"serving"`) {
+			break
+		}
+	}
+	go io.Copy(io.Discard, stderr)
+	return listen, cmd
+}
+
+// peakRSS reads the process's high-water resident set size in bytes.
+func peakRSS(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kb)
+			return kb << 10
+		}
+	}
+	t.Skip("no VmHWM")
+	return 0
+}
+
+// TestCLIStreamsLargeBodiesInBoundedMemory sends a 256 MiB download and a
+// 64 MiB upload through the built binary: both arrive intact, and the
+// gateway's peak RSS stays under 128 MiB.
+func TestCLIStreamsLargeBodiesInBoundedMemory(t *testing.T) {
+	const down, up = 256 << 20, 64 << 20
+	chunk := make([]byte, 1<<20)
+	for i := range chunk {
+		chunk[i] = byte(i)
+	}
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			h := sha256.New()
+			n, _ := io.Copy(h, r.Body)
+			fmt.Fprintf(w, "%d %x", n, h.Sum(nil))
+			return
+		}
+		w.Header().Set("Content-Length", fmt.Sprint(down))
+		for range down / len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	defer backend.Close()
+	listen, cmd := startGatewayProcess(t, backend.URL)
+
+	resp, err := http.Get("http://" + listen + "/big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, resp.Body)
+	resp.Body.Close()
+	if err != nil || n != down {
+		t.Fatalf("download: %d bytes, %v; want %d", n, err, down)
+	}
+	want := sha256.New()
+	for range down / len(chunk) {
+		want.Write(chunk)
+	}
+	if string(h.Sum(nil)) != string(want.Sum(nil)) {
+		t.Fatal("download arrived corrupted")
+	}
+
+	payload := io.LimitReader(repeatReader(chunk), up)
+	resp, err = http.Post("http://"+listen+"/upload", "application/octet-stream", payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	upWant := sha256.New()
+	for range up / len(chunk) {
+		upWant.Write(chunk)
+	}
+	if string(got) != fmt.Sprintf("%d %x", up, upWant.Sum(nil)) {
+		t.Fatalf("upload: backend saw %q", got)
+	}
+
+	rss := peakRSS(t, cmd.Process.Pid)
+	t.Logf("gateway peak RSS after a 256 MiB download and a 64 MiB upload: %.1f MiB", float64(rss)/(1<<20))
+	if rss > 128<<20 {
+		t.Fatalf("peak RSS %.1f MiB, want under 128 MiB", float64(rss)/(1<<20))
+	}
+}
+
+// repeatReader reads chunk over and over.
+func repeatReader(chunk []byte) io.Reader {
+	return &repeating{chunk: chunk}
+}
+
+type repeating struct {
+	chunk []byte
+	off   int
+}
+
+func (r *repeating) Read(p []byte) (int, error) {
+	n := copy(p, r.chunk[r.off:])
+	r.off = (r.off + n) % len(r.chunk)
+	return n, nil
 }
