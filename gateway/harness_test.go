@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -110,4 +111,46 @@ func rawRequest(t *testing.T, addr, raw string) string {
 	}
 	out, _ := io.ReadAll(c)
 	return string(out)
+}
+
+// upgradeHandler answers "Upgrade: echo" with 101 Switching Protocols and
+// hands the hijacked stream to then, which io.Copy(c, brw) makes an echo.
+func upgradeHandler(then func(c net.Conn, brw *bufio.ReadWriter)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "echo" {
+			http.Error(w, "want upgrade", 400)
+			return
+		}
+		c, brw, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+		brw.Flush()
+		then(c, brw)
+	}
+}
+
+// echo is the upgradeHandler body that echoes every byte.
+func echo(c net.Conn, brw *bufio.ReadWriter) { io.Copy(c, brw) }
+
+// dialUpgrade asks the gateway at base for an "Upgrade: echo" connection
+// and returns it after the 101, with a reader that holds any bytes read
+// past the head.
+func dialUpgrade(t *testing.T, base string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 101 {
+		t.Fatalf("upgrade: %v, %v; want 101", resp, err)
+	}
+	return c, br
 }

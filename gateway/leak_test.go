@@ -199,20 +199,7 @@ func TestLeakReloadsUnderLoad(t *testing.T) {
 // echoUpgradeBackend answers "Upgrade: echo" with 101 and echoes bytes
 // until the gateway closes its side.
 func echoUpgradeBackend(t *testing.T) *httptest.Server {
-	b := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Upgrade") != "echo" {
-			http.Error(w, "want upgrade", 400)
-			return
-		}
-		c, brw, err := w.(http.Hijacker).Hijack()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
-		brw.Flush()
-		io.Copy(c, brw)
-	}))
+	b := httptest.NewServer(upgradeHandler(echo))
 	t.Cleanup(b.Close)
 	return b
 }

@@ -369,36 +369,9 @@ func firstLine(s string) string {
 }
 
 func TestProxyUpgradeTunnels(t *testing.T) {
-	b := startBackend(t, "a", func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Upgrade") != "echo" {
-			http.Error(w, "want upgrade", 400)
-			return
-		}
-		c, brw, err := w.(http.Hijacker).Hijack()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
-		brw.Flush()
-		io.Copy(c, brw)
-	})
+	b := startBackend(t, "a", upgradeHandler(echo))
 	_, base := startGateway(t, poolConfig("round_robin", "", b.URL))
-	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
-	br := bufio.NewReader(c)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != 101 {
-		t.Fatalf("status %d, want 101", resp.StatusCode)
-	}
+	c, br := dialUpgrade(t, base)
 	for _, msg := range []string{"hello", "world"} {
 		io.WriteString(c, msg)
 		buf := make([]byte, len(msg))
@@ -482,30 +455,11 @@ func TestRouteHostMatchIsASCIIOnly(t *testing.T) {
 }
 
 func TestProxyTunnelClosesWhenBackendIsSilent(t *testing.T) {
-	b := startBackend(t, "a", func(w http.ResponseWriter, r *http.Request) {
-		c, brw, err := w.(http.Hijacker).Hijack()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
-		brw.Flush()
+	b := startBackend(t, "a", upgradeHandler(func(c net.Conn, brw *bufio.ReadWriter) {
 		io.Copy(io.Discard, brw) // reads, never answers
-	})
-	cfg := poolConfig("round_robin", "    responseHeaderTimeout: 200ms\n", b.URL)
-	_, base := startGateway(t, cfg)
-	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
-	br := bufio.NewReader(c)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil || resp.StatusCode != 101 {
-		t.Fatalf("upgrade: %v %v", resp, err)
-	}
+	}))
+	_, base := startGateway(t, poolConfig("round_robin", "    responseHeaderTimeout: 200ms\n", b.URL))
+	_, br := dialUpgrade(t, base)
 	start := time.Now()
 	if _, err := br.ReadByte(); err != io.EOF {
 		t.Fatalf("read from a tunnel whose backend is silent: %v, want EOF", err)
