@@ -256,13 +256,23 @@ type limitedReader struct {
 }
 
 func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.over {
+		return 0, errBodyTooLarge
+	}
+	// Read at most one byte past the limit: that byte tells the body is
+	// too large, and none of it is handed on.
+	if int64(len(p)) > l.left {
+		p = p[:l.left+1]
+	}
 	n, err := l.r.Read(p)
+	if int64(n) > l.left {
+		l.over = true
+		n = int(l.left)
+		l.left, l.read = 0, l.read+int64(n)
+		return n, errBodyTooLarge
+	}
 	l.left -= int64(n)
 	l.read += int64(n)
-	if l.left < 0 {
-		l.over = true
-		return n + int(l.left), errBodyTooLarge
-	}
 	if err == io.EOF && l.read < l.size {
 		err = io.ErrUnexpectedEOF
 	}

@@ -468,3 +468,32 @@ func TestProxyTunnelClosesWhenBackendIsSilent(t *testing.T) {
 		t.Fatalf("silent tunnel closed after %v, want about 200ms", d)
 	}
 }
+
+func TestProxyChunkedBodyOverLimit(t *testing.T) {
+	b := startBackend(t, "a", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		fmt.Fprint(w, n)
+	})
+	cfg := strings.Replace(poolConfig("round_robin", "", b.URL), "listen: 127.0.0.1:0\n", "listen: 127.0.0.1:0\nmaxBodySize: 1024\n", 1)
+	_, base := startGateway(t, cfg)
+	for _, size := range []int{1025, 2000, 5000, 100000} {
+		for _, chunks := range []int{1, 3} {
+			body := io.MultiReader(bytes.NewReader(make([]byte, size/chunks)), bytes.NewReader(make([]byte, size-size/chunks)))
+			resp, err := http.Post(base+"/", "text/plain", io.NopCloser(body)) // no length: chunked
+			if err != nil {
+				// The gateway may close the connection while the client still sends.
+				if status, _ := get(t, &http.Client{}, base+"/"); status != 200 {
+					t.Fatalf("%d bytes in %d chunks: %v, and the gateway no longer serves (%d)", size, chunks, err, status)
+				}
+				continue
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusRequestEntityTooLarge {
+				t.Fatalf("%d bytes in %d chunks: status %d, want 413", size, chunks, resp.StatusCode)
+			}
+		}
+	}
+	if status, body := get(t, &http.Client{}, base+"/"); status != 200 || body != "0" {
+		t.Fatalf("after oversized uploads: %d %q", status, body)
+	}
+}
