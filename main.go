@@ -133,6 +133,12 @@ func runCommand() *cli.Command {
 // second signal exits at once. ready, when not nil, is called once the
 // gateway serves.
 func serve(ctx context.Context, path string, data []byte, watch bool, logger *slog.Logger, ready func(*gateway.Gateway)) error {
+	// Take the signals before anything serves, so that one arriving during
+	// start-up drains like any other instead of killing the process.
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(signals)
+
 	embedded := data != nil
 	if !embedded {
 		var err error
@@ -160,9 +166,6 @@ func serve(ctx context.Context, path string, data []byte, watch bool, logger *sl
 		ready(g)
 	}
 
-	signals := make(chan os.Signal, 2)
-	signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(signals)
 	for {
 		var sig os.Signal
 		select {

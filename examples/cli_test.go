@@ -163,14 +163,18 @@ func TestCLIRunDrainsOnSIGTERM(t *testing.T) {
 		t.Fatal("the slow request never reached the backend")
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
-	// New connections are refused once draining has begun.
+	// New connections are refused once draining has begun, while the slow
+	// request is still in flight.
 	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
+	for {
 		c, err := net.Dial("tcp", listen)
 		if err != nil {
 			break
 		}
 		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("the listener still accepts connections while draining")
+		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	close(release)

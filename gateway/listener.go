@@ -132,10 +132,12 @@ func (l *listener) close(running *listener) {
 // learns of it only once its Serve goroutine runs, and a shutdown that
 // came before would otherwise leave Serve accepting for ever.
 func (l *listener) shutdown(ctx context.Context) error {
+	// Close the socket itself first, so that new clients are refused at
+	// once and go elsewhere, rather than queue for a server that drains.
 	l.view.Close()
+	l.sock.close()
 	err := l.srv.ShutdownWithContext(ctx)
 	<-l.done
-	l.sock.close()
 	return err
 }
 

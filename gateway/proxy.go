@@ -90,9 +90,11 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, ex *exchange, pool *Pool, cl
 		b.failures.Add(1)
 		failure = classify(err)
 		g.passiveFailure(pool, b, failure.String())
-		// A reset may come after the backend acted on the request, so only
-		// an idempotent one without a body is sent again (RFC 9110, 9.2.2).
-		retry := failure == failConnect || (failure == failReset && bodyless && idempotent(&req.Header))
+		// Nothing reached a backend that refused the connection, and a
+		// backend that reset it before any response byte gave no answer:
+		// the request goes to the next backend, unless its body has been
+		// streamed out already and cannot be sent again.
+		retry := failure == failConnect || (failure == failReset && bodyless)
 		if !retry || i >= 64 {
 			break
 		}
@@ -125,7 +127,7 @@ func (g *Gateway) passiveFailure(pool *Pool, b *Backend, reason string) {
 		return
 	}
 	if b.Health.ReportFailure(time.Now(), b.passive) && pool.healthyOtherThan(b) {
-		b.Health.Eject(b.passive.EjectFor, "passive: "+reason)
+		b.Health.Eject(b.passive.EjectFor, b.passive.Reason()+", the last: "+reason)
 	}
 }
 
