@@ -28,9 +28,11 @@
 // the symbolic-link chain, the real directory holding each link target (for
 // a ConfigMap: dir and the current timestamped directory; for a path that
 // links to a file elsewhere: both directories). Any event in a watched
-// directory (write, create, rename, remove or chmod, of the file or of a link
-// such as ..data) starts the same reaction; the kind of event is never used
-// to decide. After the quiet period the Watcher re-resolves the link chain,
+// directory that names the file, a link of its chain (such as ..data), or
+// the directory itself (write, create, rename, remove or chmod alike) starts
+// the same reaction; the kind of event is never used to decide. Events for
+// other files there, such as a log written beside the config, are ignored,
+// so that they cannot hold a reload back. After the quiet period the Watcher re-resolves the link chain,
 // moves its watches to the directories the chain now passes through, and
 // re-reads the path.
 //

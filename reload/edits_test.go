@@ -120,3 +120,35 @@ func TestWatcherFollowsSymlinkToAnotherDirectory(t *testing.T) {
 	writeFile(t, second, "b: 3\n")
 	r.expectOnce(t, "b: 3\n")
 }
+
+// TestWatcherIgnoresNeighbourFiles saves the config while another file in
+// the same directory is written every few milliseconds, as an access log
+// beside the config would be: the save is still delivered in time, because
+// the neighbour's events do not restart the quiet period.
+func TestWatcherIgnoresNeighbourFiles(t *testing.T) {
+	dir := t.TempDir()
+	r, path := watchFile(t, dir, "version: 1\n", Options{})
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f, err := os.Create(filepath.Join(dir, "access.log"))
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+				f.WriteString("GET / 200\n")
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	renameOver(t, path, "version: 2\n")
+	r.expectOnce(t, "version: 2\n")
+	editInPlace(t, path, "version: 3\n")
+	r.expectOnce(t, "version: 3\n")
+}

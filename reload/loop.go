@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -24,6 +26,12 @@ type loop struct {
 	pending  bool // debounce is armed and has not fired yet
 
 	ticker *time.Ticker // non-nil while polling
+
+	// relevant holds the paths whose events matter (see relevantPaths)
+	// and watched the directories being watched, both as of the last
+	// watch.
+	relevant map[string]bool
+	watched  []string
 }
 
 func newLoop(w *Watcher, n notifier) *loop {
@@ -48,8 +56,13 @@ func (l *loop) run(ctx context.Context) error {
 			if !ok {
 				return fmt.Errorf("reload: watching %s: the file watcher stopped unexpectedly", l.w.path)
 			}
-			// Whatever the kind of event, it may have changed what the path
-			// resolves to; re-resolve after the burst settles.
+			// Whatever the kind of event, if it names a path the config
+			// resolves through it may have changed what the path resolves
+			// to: re-resolve after the burst settles. Events for other files
+			// in the same directories are ignored.
+			if !l.matters(ev.Name) {
+				continue
+			}
 			l.w.log.Debug("reload: file-system event", "event", ev)
 			l.arm()
 		case err, ok := <-l.n.Errors():
@@ -123,6 +136,7 @@ func (l *loop) sync() {
 // which case the caller polls.
 func (l *loop) watch() bool {
 	dirs, complete := watchDirs(l.w.path)
+	l.relevant, l.watched = relevantPaths(l.w.path), dirs
 	wanted := make(map[string]bool, len(dirs))
 	for _, dir := range dirs {
 		// Adding an already watched directory is cheap and re-attaches the
@@ -169,4 +183,11 @@ func (l *loop) deliver() {
 	l.lastHash = hash
 	l.w.log.Info("reload: config content changed", "sha256", hash, "bytes", len(data))
 	l.w.onChange(data)
+}
+
+// matters reports whether an event for name can concern the config: it
+// names a path the config resolves through, or a watched directory itself.
+func (l *loop) matters(name string) bool {
+	name = filepath.Clean(name)
+	return l.relevant[name] || slices.Contains(l.watched, name)
 }

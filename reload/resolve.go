@@ -49,3 +49,34 @@ func watchDirs(path string) (dirs []string, complete bool) {
 	// fixing the loop happens in one of them.
 	return dirs, true
 }
+
+// relevantPaths returns the paths whose events can change what path
+// resolves to or contains: each element of its symlink chain, under its
+// written and its real directory, and every link a relative target passes
+// through (the `..data` of a ConfigMap's `..data/gateway.yaml`). Events for
+// other files in the watched directories, a log written beside the config
+// say, are not relevant and must not hold up a reload.
+func relevantPaths(path string) map[string]bool {
+	set := make(map[string]bool)
+	current := filepath.Clean(path)
+	for range maxSymlinkHops {
+		set[current] = true
+		dir := filepath.Dir(current)
+		if real, err := filepath.EvalSymlinks(dir); err == nil {
+			set[filepath.Join(real, filepath.Base(current))] = true
+			dir = real
+		}
+		target, err := os.Readlink(current)
+		if err != nil {
+			return set
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(dir, target)
+		}
+		for p := filepath.Dir(target); p != dir && p != filepath.Dir(p); p = filepath.Dir(p) {
+			set[p] = true
+		}
+		current = filepath.Clean(target)
+	}
+	return set
+}
