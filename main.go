@@ -177,12 +177,7 @@ func serve(ctx context.Context, path string, data []byte, watch bool, logger *sl
 			if embedded {
 				continue
 			}
-			b, err := os.ReadFile(path)
-			if err != nil {
-				logger.Error("reload on SIGHUP: config unreadable; the running config keeps serving", "error", err)
-				continue
-			}
-			g.Load(path, b, gateway.TriggerSignal)
+			g.LoadFile(path, gateway.TriggerSignal)
 			continue
 		}
 		timeout := 30 * time.Second

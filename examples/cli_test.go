@@ -99,9 +99,9 @@ func TestCLIValidateReportsEveryProblem(t *testing.T) {
 		Pools    int    `json:"pools"`
 		Servers  int    `json:"servers"`
 		Problems []struct {
-			Line    int    `json:"Line"`
-			Path    string `json:"Path"`
-			Message string `json:"Message"`
+			Line    int    `json:"line"`
+			Path    string `json:"path"`
+			Message string `json:"message"`
 		} `json:"problems"`
 	}
 	if err := json.Unmarshal([]byte(out), &reports); err != nil {

@@ -20,7 +20,7 @@ func (d *decoder) parseYAML(data []byte) *yaml.Node {
 		if errors.Is(err, io.EOF) {
 			d.add(nil, "", "", "the file is empty")
 		} else {
-			d.addYAMLError(err)
+			d.addYAMLError(err, data)
 		}
 		return nil
 	}
@@ -28,7 +28,7 @@ func (d *decoder) parseYAML(data []byte) *yaml.Node {
 	switch err := dec.Decode(&extra); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		d.addYAMLError(err)
+		d.addYAMLError(err, data)
 		return nil
 	default:
 		d.add(&extra, "", "", "the file holds more than one YAML document; a config is a single document")
@@ -52,13 +52,13 @@ func (d *decoder) parseYAML(data []byte) *yaml.Node {
 
 // addYAMLError records a YAML syntax error. The parser's errors read
 // "yaml: line N: MESSAGE" and give no column; the line is kept.
-func (d *decoder) addYAMLError(err error) {
+func (d *decoder) addYAMLError(err error, data []byte) {
 	msg, _ := strings.CutPrefix(err.Error(), "yaml: ")
 	p := Problem{File: d.file}
 	if rest, ok := strings.CutPrefix(msg, "line "); ok {
 		if num, after, ok := strings.Cut(rest, ": "); ok {
 			if line, err := strconv.Atoi(num); err == nil {
-				p.Line, msg = line, after
+				p.Line, p.Col, msg = line, lineStart(data, line), after
 			}
 		}
 	}
@@ -86,4 +86,23 @@ func tooDeep(root *yaml.Node) *yaml.Node {
 		}
 	}
 	return nil
+}
+
+// lineStart returns the column of the first character of line (from 1)
+// that is not a space: the YAML parser reports a syntax error's line only,
+// and this points at where that line's content begins.
+func lineStart(data []byte, line int) int {
+	for n := 1; n < line; n++ {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			return 1
+		}
+		data = data[i+1:]
+	}
+	for col, c := range data {
+		if c != ' ' || col == len(data)-1 {
+			return col + 1
+		}
+	}
+	return 1
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -81,6 +82,19 @@ func (g *Gateway) Load(source string, data []byte, trigger string) (ReloadRecord
 	return g.apply(cfg, trigger, start)
 }
 
+// LoadFile reads the config file at path and loads it as [Gateway.Load]
+// does. A file that cannot be read is a rejected reload too, recorded and
+// counted like one that does not decode.
+func (g *Gateway) LoadFile(path, trigger string) (ReloadRecord, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		rec := ReloadRecord{Trigger: trigger, Time: time.Now(), Result: ResultRejected, Error: err.Error()}
+		g.record(rec)
+		return rec, err
+	}
+	return g.Load(path, data, trigger)
+}
+
 // Apply builds the generation for cfg beside the running one and publishes
 // it. Backends whose identity did not change are carried over with their
 // health, counters, in-flight requests and connections; new ones start
@@ -151,6 +165,11 @@ func (g *Gateway) apply(cfg *Config, trigger string, start time.Time) (ReloadRec
 		if old != nil {
 			old.stopAccepting(ln)
 			g.retired = append(stillServing(g.retired), old)
+			if old.cfg.addr != ln.cfg.addr {
+				g.logger.Info("listener moved", "listen", ln.view.Addr().String(), "from", old.view.Addr().String())
+			} else {
+				g.logger.Info("listener settings changed; the socket is kept", "listen", ln.view.Addr().String())
+			}
 		}
 	}
 	g.swapAdmin(admin)

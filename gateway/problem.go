@@ -9,17 +9,18 @@ import (
 // Problem is one thing wrong with a config, located in its file.
 type Problem struct {
 	// File is the config's source, usually its path.
-	File string
+	File string `json:"file"`
 	// Line and Col locate the problem, counting from 1; both are 0 when
 	// the problem concerns the file as a whole.
-	Line, Col int
+	Line int `json:"line"`
+	Col  int `json:"col"`
 	// Path is the key path of the offending value, such as
 	// "pools.api.servers[1].weight"; empty for the top level.
-	Path string
+	Path string `json:"path"`
 	// Value is the offending scalar as written, or empty.
-	Value string
+	Value string `json:"value"`
 	// Message says what is wrong and, where it can, how to fix it.
-	Message string
+	Message string `json:"message"`
 }
 
 // Error formats p as "FILE:LINE:COL: PATH: MESSAGE", followed by

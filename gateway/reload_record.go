@@ -82,7 +82,11 @@ func (g *Gateway) record(r ReloadRecord) {
 			"carried", r.Carried, "added", r.Added, "removed", r.Removed)...)
 		return
 	}
-	g.logger.Error("config rejected; the running config keeps serving", append(attrs, "error", r.Error)...)
+	msg := "config rejected; the running config keeps serving"
+	if g.gen.Load() == nil {
+		msg = "config rejected"
+	}
+	g.logger.Error(msg, append(attrs, "error", r.Error)...)
 }
 
 // hashOf returns the hex SHA-256 of data.
