@@ -37,7 +37,14 @@ func startInmemoryProxy(tb testing.TB, config string, handler fasthttp.RequestHa
 	}
 	for _, p := range g.Current().Pools {
 		for _, b := range p.Backends {
-			b.client.Dial = func(string) (net.Conn, error) { return backendLn.Dial() }
+			// As Backend.dial does, but to the in-memory backend.
+			b.client.Dial = func(string) (net.Conn, error) {
+				c, err := backendLn.Dial()
+				if err != nil {
+					return nil, err
+				}
+				return newDeadlineConn(c, b.timeout.read), nil
+			}
 		}
 	}
 	frontLn := fasthttputil.NewInmemoryListener()
