@@ -19,7 +19,7 @@ import (
 // gatherSize is how much of a chunked body an exchange gathers at most
 // before it writes a chunk: a little less than the server's write buffer,
 // so that a chunk and its framing leave in one write.
-const gatherSize = 15 << 10
+const gatherSize = serverWriteBuffer - 1<<10
 
 var gatherBuffers = sync.Pool{New: func() any {
 	b := make([]byte, gatherSize)

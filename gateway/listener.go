@@ -76,7 +76,7 @@ func (g *Gateway) listen(cfg *Config) (*listener, error) {
 		NoDefaultServerHeader:        true,
 		NoDefaultContentType:         true,
 		ReadBufferSize:               s.maxHeaderBytes,
-		WriteBufferSize:              16 << 10,
+		WriteBufferSize:              serverWriteBuffer,
 		ReadTimeout:                  s.headerTimeout,
 		IdleTimeout:                  s.idleTimeout,
 		StreamRequestBody:            true,
@@ -87,6 +87,11 @@ func (g *Gateway) listen(cfg *Config) (*listener, error) {
 	}
 	return &listener{cfg: s, sock: sock, view: sock.view(), srv: srv, done: make(chan struct{})}, nil
 }
+
+// serverWriteBuffer is the size of a client connection's write buffer:
+// large enough that a 64 KiB response leaves in a few writes, small
+// enough that 256 connections hold 8 MiB of them.
+const serverWriteBuffer = 32 << 10
 
 // bodyDeadline gives a request with a body [bodyTimeout] to send it, in
 // place of the header timeout that ran until its header arrived. A request
