@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -34,29 +33,7 @@ func TestProxyRoundRobinOrder(t *testing.T) {
 func TestProxyRoundRobinConcurrentExact(t *testing.T) {
 	backends := []*testBackend{startBackend(t, "a", nil), startBackend(t, "b", nil), startBackend(t, "c", nil)}
 	_, base := startGateway(t, poolConfig("round_robin", "", backends[0].URL, backends[1].URL, backends[2].URL))
-	var mu sync.Mutex
-	counts := map[string]int{}
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			client := &http.Client{}
-			for range 30 {
-				resp, err := client.Get(base + "/")
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				body, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				mu.Lock()
-				counts[string(body)]++
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
+	counts := concurrentBodies(t, base+"/", 8, 30)
 	for _, n := range []string{"a", "b", "c"} {
 		if counts[n] != 80 {
 			t.Fatalf("counts %v, want 80 each", counts)
