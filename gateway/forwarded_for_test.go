@@ -23,7 +23,7 @@ func TestForwardedForJoinsRepeatedHeaders(t *testing.T) {
 	addr := strings.TrimPrefix(base, "http://")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			answer := rawRequest(t, addr, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"+tt.lines+"\r\n")
+			answer := string(sendRaw(t, addr, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"+tt.lines+"\r\n"))
 			if !strings.HasPrefix(answer, "HTTP/1.1 200") {
 				t.Fatalf("answer %q, want 200", firstLine(answer))
 			}

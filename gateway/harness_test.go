@@ -96,23 +96,6 @@ func closedAddr(t *testing.T) string {
 	return addr
 }
 
-// rawRequest writes raw to addr and returns what comes back until the
-// connection closes or the deadline passes.
-func rawRequest(t *testing.T, addr, raw string) string {
-	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(c, raw); err != nil {
-		t.Fatal(err)
-	}
-	out, _ := io.ReadAll(c)
-	return string(out)
-}
-
 // upgradeHandler answers "Upgrade: echo" with 101 Switching Protocols and
 // hands the hijacked stream to then, which io.Copy(c, brw) makes an echo.
 func upgradeHandler(then func(c net.Conn, brw *bufio.ReadWriter)) http.HandlerFunc {

@@ -322,7 +322,7 @@ func TestProxyRefusesBadRequests(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out := rawRequest(t, addr, tt.raw)
+			out := string(sendRaw(t, addr, tt.raw))
 			if !strings.HasPrefix(out, "HTTP/1.1 "+tt.status) {
 				t.Fatalf("answer %q, want %s", firstLine(out), tt.status)
 			}
