@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/gatewayhq/gateway/gateway"
+	"github.com/gatewayhq/gateway/gateway/config"
 	"github.com/gatewayhq/gateway/reload"
 	"github.com/urfave/cli/v2"
 )
@@ -248,23 +249,23 @@ func validateCommand() *cli.Command {
 
 // validationReport is what validate says of one file.
 type validationReport struct {
-	File     string            `json:"file"`
-	OK       bool              `json:"ok"`
-	Pools    int               `json:"pools"`
-	Servers  int               `json:"servers"`
-	Problems []gateway.Problem `json:"problems"`
+	File     string           `json:"file"`
+	OK       bool             `json:"ok"`
+	Pools    int              `json:"pools"`
+	Servers  int              `json:"servers"`
+	Problems []config.Problem `json:"problems"`
 }
 
 // validateFile loads path with the code path run uses.
 func validateFile(path string) validationReport {
-	r := validationReport{File: path, Problems: []gateway.Problem{}}
-	cfg, err := gateway.Load(path)
+	r := validationReport{File: path, Problems: []config.Problem{}}
+	cfg, err := config.Load(path)
 	if err != nil {
-		var ce *gateway.ConfigError
+		var ce *config.ConfigError
 		if errors.As(err, &ce) {
 			r.Problems = ce.Problems
 		} else {
-			r.Problems = []gateway.Problem{{File: path, Message: err.Error()}}
+			r.Problems = []config.Problem{{File: path, Message: err.Error()}}
 		}
 		return r
 	}

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatewayhq/gateway/gateway"
+	"github.com/gatewayhq/gateway/gateway/config"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -33,7 +33,7 @@ func configFiles(t *testing.T) []string {
 	return files
 }
 
-// TestConfigsLoad loads every example configuration with [gateway.Load].
+// TestConfigsLoad loads every example configuration with [config.Load].
 func TestConfigsLoad(t *testing.T) {
 	files := configFiles(t)
 	for _, want := range []string{"demo.yaml", "full.yaml", "gateway.yaml", "seed.json"} {
@@ -43,7 +43,7 @@ func TestConfigsLoad(t *testing.T) {
 	}
 	for _, file := range files {
 		t.Run(file, func(t *testing.T) {
-			if _, err := gateway.Load(file); err != nil {
+			if _, err := config.Load(file); err != nil {
 				t.Fatalf("example config does not load: %v", err)
 			}
 		})
@@ -51,9 +51,9 @@ func TestConfigsLoad(t *testing.T) {
 }
 
 // load loads the example configuration file or stops the test.
-func load(t *testing.T, file string) *gateway.Config {
+func load(t *testing.T, file string) *config.Config {
 	t.Helper()
-	c, err := gateway.Load(file)
+	c, err := config.Load(file)
 	if err != nil {
 		t.Fatalf("example config does not load: %v", err)
 	}
@@ -61,7 +61,7 @@ func load(t *testing.T, file string) *gateway.Config {
 }
 
 // serverURLs returns the URLs of pool's servers as strings.
-func serverURLs(pool *gateway.PoolConfig) []string {
+func serverURLs(pool *config.PoolConfig) []string {
 	urls := make([]string, len(pool.Servers))
 	for i, s := range pool.Servers {
 		urls[i] = s.URL.String()
@@ -72,7 +72,7 @@ func serverURLs(pool *gateway.PoolConfig) []string {
 // onlyPool checks that the config has one pool, called name, holding the
 // servers and taking every request, and returns it. It stops the test when
 // the config has another number of pools.
-func onlyPool(t *testing.T, c *gateway.Config, name string, servers ...string) *gateway.PoolConfig {
+func onlyPool(t *testing.T, c *config.Config, name string, servers ...string) *config.PoolConfig {
 	t.Helper()
 	if len(c.Pools) != 1 {
 		t.Fatalf("got %d pools, want exactly 1", len(c.Pools))
@@ -84,7 +84,7 @@ func onlyPool(t *testing.T, c *gateway.Config, name string, servers ...string) *
 	if got := serverURLs(p); !slices.Equal(got, servers) {
 		t.Errorf("servers = %v, want %v", got, servers)
 	}
-	if !slices.Contains(c.Routes, gateway.RouteConfig{Pool: name}) {
+	if !slices.Contains(c.Routes, config.RouteConfig{Pool: name}) {
 		t.Errorf("routes = %+v, want a catch-all route to pool %s", c.Routes, name)
 	}
 	return p
@@ -114,8 +114,8 @@ func TestDemoConfig(t *testing.T) {
 		t.Errorf("Admin = %q, want %q", c.Admin, "127.0.0.1:9901")
 	}
 	p := onlyPool(t, c, "demo", "http://127.0.0.1:9001", "http://127.0.0.1:9002", "http://127.0.0.1:9003")
-	if p.Algorithm != gateway.RoundRobin {
-		t.Errorf("algorithm = %s, want %s", p.Algorithm, gateway.RoundRobin)
+	if p.Algorithm != config.RoundRobin {
+		t.Errorf("algorithm = %s, want %s", p.Algorithm, config.RoundRobin)
 	}
 	if hc := p.HealthCheck; hc.Path != "/health" || hc.Interval != time.Second {
 		t.Errorf("health check = path %q every %v, want path %q every 1s", hc.Path, hc.Interval, "/health")
@@ -144,7 +144,7 @@ func TestImageConfig(t *testing.T) {
 func TestFullConfig(t *testing.T) {
 	c := load(t, "full.yaml")
 
-	var algorithms []gateway.Algorithm
+	var algorithms []config.Algorithm
 	var weighted, passive, tuned bool
 	for _, p := range c.Pools {
 		algorithms = append(algorithms, p.Algorithm)
@@ -153,9 +153,9 @@ func TestFullConfig(t *testing.T) {
 		}
 		passive = passive || p.Passive.On5xx
 		hc := p.HealthCheck
-		tuned = tuned || hc.Method != "HEAD" && !slices.Equal(hc.ExpectStatus, []gateway.StatusRange{{Lo: 200, Hi: 399}})
+		tuned = tuned || hc.Method != "HEAD" && !slices.Equal(hc.ExpectStatus, []config.StatusRange{{Lo: 200, Hi: 399}})
 	}
-	for _, a := range []gateway.Algorithm{gateway.RoundRobin, gateway.WeightedRoundRobin, gateway.LeastConnections, gateway.IPHash} {
+	for _, a := range []config.Algorithm{config.RoundRobin, config.WeightedRoundRobin, config.LeastConnections, config.IPHash} {
 		if !slices.Contains(algorithms, a) {
 			t.Errorf("no pool uses %s; pools use %v", a, algorithms)
 		}
@@ -272,7 +272,7 @@ func isUnspecified(host string) bool {
 // shorthand: top-level servers become a pool named default that takes
 // every request.
 func Example_seed() {
-	c, err := gateway.Load("seed.json")
+	c, err := config.Load("seed.json")
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatewayhq/gateway/gateway"
+	"github.com/gatewayhq/gateway/gateway/config"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -189,7 +189,7 @@ func (c *container) configArg() (string, bool) {
 
 // embeddedConfig decodes the gateway config the ConfigMap holds under the
 // file name the container's --config flag names, or stops the test.
-func (m *manifests) embeddedConfig(t *testing.T) *gateway.Config {
+func (m *manifests) embeddedConfig(t *testing.T) *config.Config {
 	t.Helper()
 	file, ok := m.gatewayContainer().configArg()
 	if !ok {
@@ -200,7 +200,7 @@ func (m *manifests) embeddedConfig(t *testing.T) *gateway.Config {
 	if !ok {
 		t.Fatalf("configmap %s has no key %q for --config %s; keys are %v", m.configMap.Metadata.Name, key, file, slices.Sorted(maps.Keys(m.configMap.Data)))
 	}
-	c, err := gateway.Decode(filepath.Join(manifestDir, "configmap.yaml")+":"+key, []byte(data))
+	c, err := config.Decode(filepath.Join(manifestDir, "configmap.yaml")+":"+key, []byte(data))
 	if err != nil {
 		t.Fatalf("the config in configmap %s key %s does not decode: %v", m.configMap.Metadata.Name, key, err)
 	}

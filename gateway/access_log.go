@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gatewayhq/gateway/gateway/config"
 )
 
 // accessLog is the gateway's access log: one JSON line per request (see
@@ -165,7 +167,7 @@ func (s *logSink) close() {
 // prepareAccessLog returns the sink cfg asks for, before cfg is published:
 // the running one when the path did not change, nil when the log is off,
 // or a newly opened one, whose open error rejects the config.
-func (g *Gateway) prepareAccessLog(cfg *Config) (*logSink, error) {
+func (g *Gateway) prepareAccessLog(cfg *config.Config) (*logSink, error) {
 	if cfg.AccessLog == "" {
 		return nil, nil
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gatewayhq/gateway/gateway/config"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -77,7 +78,7 @@ func (g *Gateway) serveReadyz(w http.ResponseWriter, r *http.Request) {
 // prepareAdmin returns the admin listener cfg asks for, before cfg is
 // published: the running one when the address did not change, nil when
 // cfg has none, or a newly bound one, whose bind error rejects the config.
-func (g *Gateway) prepareAdmin(cfg *Config) (*adminServer, error) {
+func (g *Gateway) prepareAdmin(cfg *config.Config) (*adminServer, error) {
 	if cfg.Admin == "" {
 		return nil, nil
 	}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"time"
+
+	"github.com/gatewayhq/gateway/gateway/config"
 )
 
 // StatusReport is what the admin endpoint /status answers: the generation
@@ -32,9 +34,9 @@ type GenerationStatus struct {
 
 // PoolStatus describes one [Pool] of the generation being served.
 type PoolStatus struct {
-	Name      string          `json:"name"`
-	Algorithm Algorithm       `json:"algorithm"`
-	Backends  []BackendStatus `json:"backends"`
+	Name      string           `json:"name"`
+	Algorithm config.Algorithm `json:"algorithm"`
+	Backends  []BackendStatus  `json:"backends"`
 }
 
 // BackendStatus describes one backend of a pool.

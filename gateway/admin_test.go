@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gatewayhq/gateway/gateway/config"
 )
 
 // withAdmin adds an admin listener on a free loopback port to config.
@@ -113,8 +115,8 @@ func TestAdminHealthzAndReadyz(t *testing.T) {
 func TestAdminStatus(t *testing.T) {
 	a := startBackend(t, "a", nil)
 	b := startBackend(t, "b", nil)
-	config := withAdmin(poolConfig("weighted_round_robin", "", "{url: "+a.URL+", weight: 3}", b.URL))
-	g, public := startGateway(t, config)
+	text := withAdmin(poolConfig("weighted_round_robin", "", "{url: "+a.URL+", weight: 3}", b.URL))
+	g, public := startGateway(t, text)
 	for range 4 {
 		get(t, http.DefaultClient, public+"/")
 	}
@@ -125,7 +127,7 @@ func TestAdminStatus(t *testing.T) {
 
 	r := adminStatus(t, g)
 	gen := g.Current()
-	if r.Generation.Number != 1 || r.Generation.Hash != hashOf([]byte(config)) || r.Generation.Source != "test.yaml" ||
+	if r.Generation.Number != 1 || r.Generation.Hash != hashOf([]byte(text)) || r.Generation.Source != "test.yaml" ||
 		!r.Generation.LoadedAt.Equal(gen.LoadedAt) {
 		t.Errorf("generation = %+v, want number 1, hash of the config, source test.yaml, loaded at %v", r.Generation, gen.LoadedAt)
 	}
@@ -135,7 +137,7 @@ func TestAdminStatus(t *testing.T) {
 	if r.LastReload == nil || r.LastReload.Result != ResultApplied || r.LastReload.Generation != 1 || r.LastReload.Trigger != TriggerStart {
 		t.Errorf("lastReload = %+v", r.LastReload)
 	}
-	want := []PoolStatus{{Name: "p", Algorithm: WeightedRoundRobin, Backends: []BackendStatus{
+	want := []PoolStatus{{Name: "p", Algorithm: config.WeightedRoundRobin, Backends: []BackendStatus{
 		{URL: a.URL, Healthy: true, State: StateUp, Reason: "starting", Requests: 3, Weight: 3},
 		{URL: b.URL, Healthy: true, State: StateUp, Reason: "starting", Requests: 1, Weight: 1},
 	}}}

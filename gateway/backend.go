@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gatewayhq/gateway/gateway/config"
 	"github.com/gatewayhq/gateway/health"
 	"github.com/valyala/fasthttp"
 )
@@ -53,7 +54,7 @@ type backendTimeouts struct {
 // Settings that do not apply, the probe settings while probing is off and
 // the passive ones while passive health is off, are left out, so changing
 // them keeps the backend and its state.
-func backendKey(u *url.URL, p *PoolConfig) string {
+func backendKey(u *url.URL, p *config.PoolConfig) string {
 	probes := "off"
 	if hc := p.HealthCheck; hc.Enabled {
 		probes = fmt.Sprintf("%s,%s,%s,%s,%d,%d,%v", hc.Method, hc.Path, hc.Interval, hc.Timeout,
@@ -87,7 +88,7 @@ func displayURL(u *url.URL) string {
 
 // newBackend builds a backend for server s of pool p. Its checker is not
 // started; [Backend.start] does that once the generation is published.
-func newBackend(s ServerConfig, p *PoolConfig, logger *slog.Logger) *Backend {
+func newBackend(s config.ServerConfig, p *config.PoolConfig, logger *slog.Logger) *Backend {
 	u := s.URL
 	isTLS := strings.EqualFold(u.Scheme, "https")
 	b := &Backend{

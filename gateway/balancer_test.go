@@ -6,11 +6,12 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gatewayhq/gateway/gateway/config"
 	"github.com/gatewayhq/gateway/health"
 )
 
 // testPool builds a pool of n backends named b0..b(n-1) with weights.
-func testPool(a Algorithm, weights ...int) *Pool {
+func testPool(a config.Algorithm, weights ...int) *Pool {
 	p := &Pool{Name: "p", Algorithm: a}
 	for i, w := range weights {
 		url := fmt.Sprintf("http://b%d:80", i)
@@ -36,7 +37,7 @@ func setDown(p *Pool, i int) {
 }
 
 func TestRoundRobinStrictOrder(t *testing.T) {
-	p := testPool(RoundRobin, ones(3)...)
+	p := testPool(config.RoundRobin, ones(3)...)
 	var got []int
 	for range 7 {
 		got = append(got, p.selector.pick(p, 0, 0))
@@ -48,7 +49,7 @@ func TestRoundRobinStrictOrder(t *testing.T) {
 }
 
 func TestRoundRobinSkipsUnhealthyEvenly(t *testing.T) {
-	p := testPool(RoundRobin, ones(3)...)
+	p := testPool(config.RoundRobin, ones(3)...)
 	setDown(p, 1)
 	counts := make([]int, 3)
 	for range 600 {
@@ -60,7 +61,7 @@ func TestRoundRobinSkipsUnhealthyEvenly(t *testing.T) {
 }
 
 func TestRoundRobinExactUnderConcurrency(t *testing.T) {
-	for _, a := range []Algorithm{RoundRobin, WeightedRoundRobin} {
+	for _, a := range []config.Algorithm{config.RoundRobin, config.WeightedRoundRobin} {
 		t.Run(string(a), func(t *testing.T) {
 			p := testPool(a, ones(4)...)
 			const workers, each = 8, 500
@@ -93,7 +94,7 @@ func TestRoundRobinExactUnderConcurrency(t *testing.T) {
 }
 
 func TestRoundRobinTried(t *testing.T) {
-	p := testPool(RoundRobin, ones(3)...)
+	p := testPool(config.RoundRobin, ones(3)...)
 	if i := p.selector.pick(p, 0, 0b011); i != 2 {
 		t.Fatalf("pick with 0 and 1 tried = %d, want 2", i)
 	}
@@ -121,7 +122,7 @@ func TestSmoothWeightedRoundRobin(t *testing.T) {
 }
 
 func TestWeightedRoundRobinSplitsExactly(t *testing.T) {
-	p := testPool(WeightedRoundRobin, 3, 1)
+	p := testPool(config.WeightedRoundRobin, 3, 1)
 	counts := make([]int, 2)
 	prev := -1
 	for n := range 400 {
@@ -138,7 +139,7 @@ func TestWeightedRoundRobinSplitsExactly(t *testing.T) {
 }
 
 func TestWeightedRoundRobinZeroWeightDrains(t *testing.T) {
-	p := testPool(WeightedRoundRobin, 1, 0, 1)
+	p := testPool(config.WeightedRoundRobin, 1, 0, 1)
 	for range 100 {
 		if i := p.selector.pick(p, 0, 0); i == 1 {
 			t.Fatal("weight 0 backend was picked")
@@ -152,7 +153,7 @@ func TestWeightedRoundRobinZeroWeightDrains(t *testing.T) {
 }
 
 func TestWeightedRoundRobinReachesLightWhenHeavyDown(t *testing.T) {
-	p := testPool(WeightedRoundRobin, 100, 1)
+	p := testPool(config.WeightedRoundRobin, 100, 1)
 	setDown(p, 0)
 	for range 10 {
 		if i := p.selector.pick(p, 0, 0); i != 1 {
@@ -169,7 +170,7 @@ func TestScaledWeightsBoundSchedule(t *testing.T) {
 }
 
 func TestLeastConnections(t *testing.T) {
-	p := testPool(LeastConnections, ones(3)...)
+	p := testPool(config.LeastConnections, ones(3)...)
 	p.Backends[0].inFlight.Store(1) // a slow request holds b0
 	for range 10 {
 		if i := p.selector.pick(p, 0, 0); i == 0 {
@@ -193,7 +194,7 @@ func clientOf(i int) uint64 {
 
 func TestIPHashStableAndMinimalMovement(t *testing.T) {
 	const clients = 10000
-	p4 := testPool(IPHash, ones(4)...)
+	p4 := testPool(config.IPHash, ones(4)...)
 	before := make([]int, clients)
 	counts := make([]int, 4)
 	for c := range clients {
@@ -209,7 +210,7 @@ func TestIPHashStableAndMinimalMovement(t *testing.T) {
 		}
 	}
 	// Adding a fifth backend moves only the clients it wins (about 1/5).
-	p5 := testPool(IPHash, ones(5)...)
+	p5 := testPool(config.IPHash, ones(5)...)
 	moved := 0
 	for c := range clients {
 		if after := p5.selector.pick(p5, clientOf(c), 0); after != before[c] {
@@ -236,7 +237,7 @@ func TestIPHashStableAndMinimalMovement(t *testing.T) {
 }
 
 func BenchmarkSelect(b *testing.B) {
-	for _, a := range []Algorithm{RoundRobin, WeightedRoundRobin, LeastConnections, IPHash} {
+	for _, a := range []config.Algorithm{config.RoundRobin, config.WeightedRoundRobin, config.LeastConnections, config.IPHash} {
 		b.Run(string(a), func(b *testing.B) {
 			p := testPool(a, 3, 2, 1, 1)
 			client := clientOf(7)
@@ -256,7 +257,7 @@ func BenchmarkSelect(b *testing.B) {
 // a usable backend exists, which concurrent picks taking slots in between
 // once made round_robin do.
 func TestPickNeverFailsWhileOneIsHealthy(t *testing.T) {
-	for _, a := range []Algorithm{RoundRobin, WeightedRoundRobin, LeastConnections, IPHash} {
+	for _, a := range []config.Algorithm{config.RoundRobin, config.WeightedRoundRobin, config.LeastConnections, config.IPHash} {
 		t.Run(string(a), func(t *testing.T) {
 			p := testPool(a, ones(3)...)
 			setDown(p, 0)

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gatewayhq/gateway/gateway/config"
 	"github.com/valyala/fasthttp"
 )
 
@@ -85,7 +86,7 @@ var hopHeaders = []string{
 // hop-by-hop headers go, X-Forwarded-For gets the client appended and
 // X-Forwarded-Proto and -Host are set. It returns the hash of the client's
 // address for ip_hash.
-func (ex *exchange) prepare(ctx *fasthttp.RequestCtx, cfg *Config) uint64 {
+func (ex *exchange) prepare(ctx *fasthttp.RequestCtx, cfg *config.Config) uint64 {
 	req := &ctx.Request
 	h := &req.Header
 	req.UseHostHeader = true
@@ -135,7 +136,7 @@ func (ex *exchange) prepare(ctx *fasthttp.RequestCtx, cfg *Config) uint64 {
 	if !trusted || len(h.Peek(fasthttp.HeaderXForwardedHost)) == 0 {
 		h.SetBytesV(fasthttp.HeaderXForwardedHost, h.Host())
 	}
-	if ex.pool.Algorithm == IPHash {
+	if ex.pool.Algorithm == config.IPHash {
 		return clientHash(ex.client)
 	}
 	return 0

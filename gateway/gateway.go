@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gatewayhq/gateway/gateway/config"
 )
 
 // Gateway is a running reverse proxy. It serves the current [Generation]
@@ -72,7 +74,7 @@ const (
 // like one that does not apply; the running generation keeps serving.
 func (g *Gateway) Load(source string, data []byte, trigger string) (ReloadRecord, error) {
 	start := time.Now()
-	cfg, err := Decode(source, data)
+	cfg, err := config.Decode(source, data)
 	if err != nil {
 		rec := ReloadRecord{Hash: hashOf(data), Trigger: trigger, Time: start, Result: ResultRejected, Error: err.Error()}
 		rec.Duration = time.Since(start)
@@ -102,11 +104,11 @@ func (g *Gateway) LoadFile(path, trigger string) (ReloadRecord, error) {
 // their idle connections when their last request ends. A listen address
 // that changed is bound before anything is published, so a failure to bind
 // rejects the whole config.
-func (g *Gateway) Apply(cfg *Config, trigger string) (ReloadRecord, error) {
+func (g *Gateway) Apply(cfg *config.Config, trigger string) (ReloadRecord, error) {
 	return g.apply(cfg, trigger, time.Now())
 }
 
-func (g *Gateway) apply(cfg *Config, trigger string, start time.Time) (ReloadRecord, error) {
+func (g *Gateway) apply(cfg *config.Config, trigger string, start time.Time) (ReloadRecord, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	rec := ReloadRecord{Hash: cfg.Hash, Trigger: trigger, Time: start}

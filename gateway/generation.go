@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"sync/atomic"
 	"time"
+
+	"github.com/gatewayhq/gateway/gateway/config"
 )
 
 // Generation is everything one config produced: its pools, their backends
@@ -15,7 +17,7 @@ type Generation struct {
 	// Number counts the generations this process has published, from 1.
 	Number uint64
 	// Config is the config the generation was built from.
-	Config *Config
+	Config *config.Config
 	// LoadedAt is when the generation was published.
 	LoadedAt time.Time
 	// Pools lists the pools in config order.
@@ -24,7 +26,7 @@ type Generation struct {
 	routes []route
 }
 
-// route is a compiled [RouteConfig].
+// route is a compiled [config.RouteConfig].
 type route struct {
 	host   []byte // lowercase; empty matches any host
 	prefix []byte // empty matches any path
@@ -84,7 +86,7 @@ type carryStats struct {
 // is in live are reused, the others created; the returned map is the new
 // set of live backends and retired lists those that left the config. build
 // starts nothing and changes nothing that a running request can see.
-func build(cfg *Config, number uint64, prev *Generation, live map[string]*Backend, logger *slog.Logger) (g *Generation, next map[string]*Backend, retired []*Backend, stats carryStats) {
+func build(cfg *config.Config, number uint64, prev *Generation, live map[string]*Backend, logger *slog.Logger) (g *Generation, next map[string]*Backend, retired []*Backend, stats carryStats) {
 	g = &Generation{Number: number, Config: cfg}
 	next = make(map[string]*Backend)
 	for _, pc := range cfg.Pools {

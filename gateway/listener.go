@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gatewayhq/gateway/gateway/config"
 	"github.com/valyala/fasthttp"
 )
 
@@ -32,7 +33,7 @@ type listenerSettings struct {
 	maxConnections             int
 }
 
-func settingsOf(cfg *Config) listenerSettings {
+func settingsOf(cfg *config.Config) listenerSettings {
 	return listenerSettings{
 		addr:           cfg.Listen,
 		headerTimeout:  cfg.ClientHeaderTimeout,
@@ -43,7 +44,7 @@ func settingsOf(cfg *Config) listenerSettings {
 }
 
 // changed reports whether cfg needs a different listener than l.
-func (l *listener) changed(cfg *Config) bool {
+func (l *listener) changed(cfg *config.Config) bool {
 	return l.cfg != settingsOf(cfg)
 }
 
@@ -56,7 +57,7 @@ const bodyTimeout = 5 * time.Minute
 // changing only the listener's settings never refuses or drops a
 // connection; otherwise a new socket is bound, and an address in use
 // rejects the config.
-func (g *Gateway) listen(cfg *Config) (*listener, error) {
+func (g *Gateway) listen(cfg *config.Config) (*listener, error) {
 	s := settingsOf(cfg)
 	var sock *socket
 	if old := g.listener; old != nil && old.cfg.addr == s.addr {

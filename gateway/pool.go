@@ -1,5 +1,7 @@
 package gateway
 
+import "github.com/gatewayhq/gateway/gateway/config"
+
 // Pool is a named set of backends and the algorithm that picks among them.
 // A Pool belongs to one [Generation] and never changes once published; its
 // backends are shared with other generations.
@@ -7,7 +9,7 @@ type Pool struct {
 	// Name is the pool's name in the config.
 	Name string
 	// Algorithm is the pool's selection algorithm.
-	Algorithm Algorithm
+	Algorithm config.Algorithm
 	// Backends lists the pool's backends in config order.
 	Backends []*Backend
 	// Carried tells, for each backend, whether it came over from the
@@ -69,13 +71,13 @@ func (p *Pool) index(key string) int {
 
 // newSelector returns the selector for algorithm a over the pool's
 // backends and weights.
-func newSelector(a Algorithm, weights []int) selector {
+func newSelector(a config.Algorithm, weights []int) selector {
 	switch a {
-	case WeightedRoundRobin:
+	case config.WeightedRoundRobin:
 		return newWeightedRoundRobin(weights)
-	case LeastConnections:
+	case config.LeastConnections:
 		return &leastConnections{}
-	case IPHash:
+	case config.IPHash:
 		return newRendezvous()
 	default:
 		return &roundRobin{}

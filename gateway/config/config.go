@@ -1,4 +1,4 @@
-package gateway
+package config
 
 import (
 	"net/netip"
@@ -7,7 +7,8 @@ import (
 )
 
 // Config is a decoded and validated gateway configuration. It is produced by
-// [Load] or [Decode] and consumed by [Gateway.Apply]; the zero value is not
+// [Load] or [Decode] and consumed by
+// [github.com/gatewayhq/gateway/gateway.Gateway.Apply]; the zero value is not
 // useful. Every field holds its default when the file did not set it.
 type Config struct {
 	// Source is the file the config was read from, for messages.
