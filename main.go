@@ -181,10 +181,7 @@ func serve(ctx context.Context, path string, data []byte, watch bool, logger *sl
 			g.LoadFile(path, gateway.TriggerSignal)
 			continue
 		}
-		timeout := 30 * time.Second
-		if gen := g.Current(); gen != nil {
-			timeout = gen.Config.ShutdownTimeout
-		}
+		timeout := g.ShutdownTimeout()
 		logger.Info("shutting down", "signal", sig.String(), "timeout", timeout)
 		go func() {
 			// A second signal exits at once.

@@ -146,8 +146,8 @@ func TestAccessLogOpenFailureRejectsConfig(t *testing.T) {
 	if err == nil || rec.Result != ResultRejected || !strings.Contains(err.Error(), "accessLog") {
 		t.Fatalf("reload with an access log that cannot open: %+v, %v; want rejected", rec, err)
 	}
-	if g.Current().Number != 1 {
-		t.Errorf("generation %d after a rejected reload", g.Current().Number)
+	if g.current().number != 1 {
+		t.Errorf("generation %d after a rejected reload", g.current().number)
 	}
 }
 

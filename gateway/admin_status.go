@@ -20,7 +20,8 @@ type StatusReport struct {
 	LastReload *ReloadRecord `json:"lastReload"`
 }
 
-// GenerationStatus describes the [Generation] being served.
+// GenerationStatus describes the generation being served: the config it
+// was built from and when it was published.
 type GenerationStatus struct {
 	// Number is the generation's number; 0 before the first config.
 	Number uint64 `json:"number"`
@@ -32,7 +33,7 @@ type GenerationStatus struct {
 	Source string `json:"source"`
 }
 
-// PoolStatus describes one [Pool] of the generation being served.
+// PoolStatus describes one pool of the generation being served.
 type PoolStatus struct {
 	Name      string           `json:"name"`
 	Algorithm config.Algorithm `json:"algorithm"`
@@ -92,11 +93,11 @@ func (g *Gateway) Status() StatusReport {
 	if gen == nil {
 		return r
 	}
-	r.Generation = GenerationStatus{Number: gen.Number, Hash: gen.Config.Hash, LoadedAt: gen.LoadedAt, Source: gen.Config.Source}
-	for _, p := range gen.Pools {
-		ps := PoolStatus{Name: p.Name, Algorithm: p.Algorithm, Backends: make([]BackendStatus, 0, len(p.Backends))}
-		for i, b := range p.Backends {
-			ps.Backends = append(ps.Backends, backendStatus(b, p.Carried[i], p.weights[i]))
+	r.Generation = GenerationStatus{Number: gen.number, Hash: gen.cfg.Hash, LoadedAt: gen.loadedAt, Source: gen.cfg.Source}
+	for _, p := range gen.pools {
+		ps := PoolStatus{Name: p.name, Algorithm: p.algorithm, Backends: make([]BackendStatus, 0, len(p.backends))}
+		for i, b := range p.backends {
+			ps.Backends = append(ps.Backends, backendStatus(b, p.carried[i], p.weights[i]))
 		}
 		r.Pools = append(r.Pools, ps)
 	}
@@ -104,10 +105,10 @@ func (g *Gateway) Status() StatusReport {
 }
 
 // backendStatus describes b.
-func backendStatus(b *Backend, carried bool, weight int) BackendStatus {
-	snap := b.Health.Snapshot()
+func backendStatus(b *backend, carried bool, weight int) BackendStatus {
+	snap := b.health.Snapshot()
 	s := BackendStatus{
-		URL:               b.URL,
+		URL:               b.url,
 		Healthy:           snap.Healthy,
 		State:             StateDown,
 		Reason:            snap.Reason,
@@ -115,8 +116,8 @@ func backendStatus(b *Backend, carried bool, weight int) BackendStatus {
 		ConsecutiveFails:  snap.ConsecutiveFails,
 		LastResult:        snap.LastResult,
 		Ejected:           snap.Ejected,
-		InFlight:          b.InFlight(),
-		Requests:          b.Served(),
+		InFlight:          b.inFlight.Load(),
+		Requests:          b.served.Load(),
 		Failures:          b.failures.Load(),
 		Carried:           carried,
 		Weight:            weight,

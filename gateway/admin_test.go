@@ -121,15 +121,15 @@ func TestAdminStatus(t *testing.T) {
 		get(t, http.DefaultClient, public+"/")
 	}
 	waitUntil(t, "the 4 requests to end", func() bool {
-		p := g.Current().Pools[0]
-		return p.Backends[0].Served()+p.Backends[1].Served() == 4 && p.Backends[0].InFlight()+p.Backends[1].InFlight() == 0
+		p := g.current().pools[0]
+		return p.backends[0].served.Load()+p.backends[1].served.Load() == 4 && p.backends[0].inFlight.Load()+p.backends[1].inFlight.Load() == 0
 	})
 
 	r := adminStatus(t, g)
-	gen := g.Current()
+	gen := g.current()
 	if r.Generation.Number != 1 || r.Generation.Hash != hashOf([]byte(text)) || r.Generation.Source != "test.yaml" ||
-		!r.Generation.LoadedAt.Equal(gen.LoadedAt) {
-		t.Errorf("generation = %+v, want number 1, hash of the config, source test.yaml, loaded at %v", r.Generation, gen.LoadedAt)
+		!r.Generation.LoadedAt.Equal(gen.loadedAt) {
+		t.Errorf("generation = %+v, want number 1, hash of the config, source test.yaml, loaded at %v", r.Generation, gen.loadedAt)
 	}
 	if !r.Ready {
 		t.Error("ready = false")
@@ -154,7 +154,7 @@ func TestAdminStatusCarriedAndProbed(t *testing.T) {
 	a := startBackend(t, "a", nil)
 	b := startBackend(t, "b", nil)
 	g, _ := startGateway(t, withAdmin(healthConfig("50ms", "", a.URL)))
-	waitUntil(t, "a probe", func() bool { return !g.Current().Pools[0].Backends[0].Health.Snapshot().LastProbe.IsZero() })
+	waitUntil(t, "a probe", func() bool { return !g.current().pools[0].backends[0].health.Snapshot().LastProbe.IsZero() })
 	reloadOK(t, g, withAdmin(healthConfig("50ms", "", a.URL, b.URL)))
 
 	r := adminStatus(t, g)
@@ -314,8 +314,8 @@ func TestAdminBindFailureRejectsReload(t *testing.T) {
 	if err == nil || rec.Result != ResultRejected || !strings.Contains(err.Error(), "admin") {
 		t.Fatalf("reload onto a taken admin address: %+v, %v; want rejected with an admin error", rec, err)
 	}
-	if g.Current().Number != 1 || g.AdminAddr() != running {
-		t.Fatalf("generation %d, admin %s after a rejected reload; want 1 and %s", g.Current().Number, g.AdminAddr(), running)
+	if g.current().number != 1 || g.AdminAddr() != running {
+		t.Fatalf("generation %d, admin %s after a rejected reload; want 1 and %s", g.current().number, g.AdminAddr(), running)
 	}
 	if code, _ := adminGet(t, g, "/healthz"); code != 200 {
 		t.Errorf("the running admin listener answered %d", code)

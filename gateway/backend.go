@@ -17,16 +17,16 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// Backend is one upstream server and everything the gateway knows about it:
+// backend is one upstream server and everything the gateway knows about it:
 // its health, its in-flight and served counts, and the [fasthttp.HostClient]
-// that owns its keep-alive connections. Generations share Backend objects:
+// that owns its keep-alive connections. Generations share backend objects:
 // a reload that keeps a backend hands the same object to the new generation,
 // so none of that state is lost.
-type Backend struct {
-	// URL is the backend's base URL as "scheme://host[:port]", lowercased.
-	URL string
-	// Health is the backend's health state.
-	Health *health.Status
+type backend struct {
+	// url is the backend's base URL as "scheme://host[:port]", lowercased.
+	url string
+	// health is the backend's health state.
+	health *health.Status
 
 	key     string
 	hash    uint64
@@ -87,12 +87,12 @@ func displayURL(u *url.URL) string {
 }
 
 // newBackend builds a backend for server s of pool p. Its checker is not
-// started; [Backend.start] does that once the generation is published.
-func newBackend(s config.ServerConfig, p *config.PoolConfig, logger *slog.Logger) *Backend {
+// started; [backend.start] does that once the generation is published.
+func newBackend(s config.ServerConfig, p *config.PoolConfig, logger *slog.Logger) *backend {
 	u := s.URL
 	isTLS := strings.EqualFold(u.Scheme, "https")
-	b := &Backend{
-		URL:     displayURL(u),
+	b := &backend{
+		url:     displayURL(u),
 		key:     backendKey(u, p),
 		passive: health.PassiveConfig{MaxFails: p.Passive.MaxFails, Window: p.Passive.Window, EjectFor: p.Passive.EjectFor},
 		timeout: backendTimeouts{connect: p.ConnectTimeout, read: p.ResponseHeaderTimeout, idle: p.IdleTimeout},
@@ -100,7 +100,7 @@ func newBackend(s config.ServerConfig, p *config.PoolConfig, logger *slog.Logger
 	hp := hostPort(u)
 	b.addr = hp[strings.Index(hp, "://")+3:]
 	b.hash = fnv64([]byte(hp))
-	b.Health = health.NewStatus(b.URL, logger)
+	b.health = health.NewStatus(b.url, logger)
 	b.client = &fasthttp.HostClient{
 		Addr:                          b.addr,
 		Name:                          "",
@@ -133,14 +133,14 @@ func newBackend(s config.ServerConfig, p *config.PoolConfig, logger *slog.Logger
 		for _, r := range hc.ExpectStatus {
 			cfg.Expect = append(cfg.Expect, health.StatusRange{Lo: r.Lo, Hi: r.Hi})
 		}
-		b.checker = health.NewChecker(b.Health, health.NewHTTPProber(strings.ToLower(u.Scheme)+"://"+u.Host, cfg), cfg)
+		b.checker = health.NewChecker(b.health, health.NewHTTPProber(strings.ToLower(u.Scheme)+"://"+u.Host, cfg), cfg)
 	}
 	return b
 }
 
 // dial connects to the backend within the pool's connect timeout and wraps
 // the connection so that every read waits at most the response timeout.
-func (b *Backend) dial(addr string) (net.Conn, error) {
+func (b *backend) dial(addr string) (net.Conn, error) {
 	c, err := fasthttp.DialTimeout(addr, b.timeout.connect)
 	if err != nil {
 		return nil, err
@@ -149,7 +149,7 @@ func (b *Backend) dial(addr string) (net.Conn, error) {
 }
 
 // start starts the backend's active health checker, if it has one.
-func (b *Backend) start() {
+func (b *backend) start() {
 	if b.checker != nil {
 		b.checker.Start()
 	}
@@ -158,12 +158,12 @@ func (b *Backend) start() {
 // retire is called when a reload removes the backend from the config: its
 // checker stops at once, and its idle connections close once its last
 // in-flight request has ended.
-func (b *Backend) retire() {
+func (b *backend) retire() {
 	b.stopOnce.Do(func() {
 		if b.checker != nil {
 			b.checker.Stop()
 		}
-		b.Health.Close()
+		b.health.Close()
 		b.retired.Store(true)
 		if b.inFlight.Load() == 0 {
 			b.client.CloseIdleConnections()
@@ -172,22 +172,16 @@ func (b *Backend) retire() {
 }
 
 // acquire counts a request in flight on b.
-func (b *Backend) acquire() {
+func (b *backend) acquire() {
 	b.inFlight.Add(1)
 }
 
-// release ends a request that [Backend.acquire] counted.
-func (b *Backend) release() {
+// release ends a request that [backend.acquire] counted.
+func (b *backend) release() {
 	if b.inFlight.Add(-1) == 0 && b.retired.Load() {
 		b.client.CloseIdleConnections()
 	}
 }
-
-// InFlight returns how many requests are in flight on b.
-func (b *Backend) InFlight() int64 { return b.inFlight.Load() }
-
-// Served returns how many requests b has answered.
-func (b *Backend) Served() uint64 { return b.served.Load() }
 
 // deadlineConn arms a deadline before every read and every write, so a
 // backend that goes silent, or stops reading an upload, for longer than

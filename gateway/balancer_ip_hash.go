@@ -15,9 +15,9 @@ var _ selector = rendezvous{}
 
 func newRendezvous() rendezvous { return rendezvous{} }
 
-func (rendezvous) pick(p *Pool, client uint64, tried uint64) int {
+func (rendezvous) pick(p *pool, client uint64, tried uint64) int {
 	best, bestScore := -1, uint64(0)
-	for i, b := range p.Backends {
+	for i, b := range p.backends {
 		if !p.usable(i, tried) {
 			continue
 		}

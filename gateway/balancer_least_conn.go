@@ -11,8 +11,8 @@ type leastConnections struct {
 
 var _ selector = (*leastConnections)(nil)
 
-func (l *leastConnections) pick(p *Pool, _ uint64, tried uint64) int {
-	n := len(p.Backends)
+func (l *leastConnections) pick(p *pool, _ uint64, tried uint64) int {
+	n := len(p.backends)
 	start := int((l.next.Add(1) - 1) % uint64(n))
 	best, bestLoad := -1, int64(0)
 	for k := range n {
@@ -23,7 +23,7 @@ func (l *leastConnections) pick(p *Pool, _ uint64, tried uint64) int {
 		if !p.usable(i, tried) {
 			continue
 		}
-		if load := p.Backends[i].inFlight.Load(); best < 0 || load < bestLoad {
+		if load := p.backends[i].inFlight.Load(); best < 0 || load < bestLoad {
 			best, bestLoad = i, load
 		}
 	}

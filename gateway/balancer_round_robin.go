@@ -13,8 +13,8 @@ type roundRobin struct {
 
 var _ selector = (*roundRobin)(nil)
 
-func (r *roundRobin) pick(p *Pool, _ uint64, tried uint64) int {
-	n := uint64(len(p.Backends))
+func (r *roundRobin) pick(p *pool, _ uint64, tried uint64) int {
+	n := uint64(len(p.backends))
 	var slot uint64
 	for range n {
 		slot = r.next.Add(1) - 1

@@ -11,13 +11,13 @@ import (
 )
 
 // testPool builds a pool of n backends named b0..b(n-1) with weights.
-func testPool(a config.Algorithm, weights ...int) *Pool {
-	p := &Pool{Name: "p", Algorithm: a}
+func testPool(a config.Algorithm, weights ...int) *pool {
+	p := &pool{name: "p", algorithm: a}
 	for i, w := range weights {
 		url := fmt.Sprintf("http://b%d:80", i)
-		p.Backends = append(p.Backends, &Backend{URL: url, key: url, hash: fnv64([]byte(url)), Health: health.NewStatus(url, nil)})
+		p.backends = append(p.backends, &backend{url: url, key: url, hash: fnv64([]byte(url)), health: health.NewStatus(url, nil)})
 		p.weights = append(p.weights, w)
-		p.Carried = append(p.Carried, false)
+		p.carried = append(p.carried, false)
 	}
 	p.selector = newSelector(a, p.weights)
 	return p
@@ -32,8 +32,8 @@ func ones(n int) []int {
 }
 
 // setDown marks backend i down through its health state.
-func setDown(p *Pool, i int) {
-	p.Backends[i].Health.Eject(1<<40, "test")
+func setDown(p *pool, i int) {
+	p.backends[i].health.Eject(1<<40, "test")
 }
 
 func TestRoundRobinStrictOrder(t *testing.T) {
@@ -171,14 +171,14 @@ func TestScaledWeightsBoundSchedule(t *testing.T) {
 
 func TestLeastConnections(t *testing.T) {
 	p := testPool(config.LeastConnections, ones(3)...)
-	p.Backends[0].inFlight.Store(1) // a slow request holds b0
+	p.backends[0].inFlight.Store(1) // a slow request holds b0
 	for range 10 {
 		if i := p.selector.pick(p, 0, 0); i == 0 {
 			t.Fatal("backend holding a request got a new one while others had none")
 		}
 	}
 	// Equal loads take turns.
-	p.Backends[0].inFlight.Store(0)
+	p.backends[0].inFlight.Store(0)
 	counts := make([]int, 3)
 	for range 300 {
 		counts[p.selector.pick(p, 0, 0)]++

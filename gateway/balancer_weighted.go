@@ -22,20 +22,20 @@ func newWeightedRoundRobin(weights []int) *weightedRoundRobin {
 	return &weightedRoundRobin{schedule: smoothSchedule(weights)}
 }
 
-func (w *weightedRoundRobin) pick(p *Pool, _ uint64, tried uint64) int {
+func (w *weightedRoundRobin) pick(p *pool, _ uint64, tried uint64) int {
 	n := uint64(len(w.schedule))
 	if n == 0 {
 		return -1
 	}
 	// Give up at most one full schedule of slots, then scan: a pool whose
 	// heavy backends are down still reaches the light ones.
-	for range min(n, uint64(len(p.Backends))*2) {
+	for range min(n, uint64(len(p.backends))*2) {
 		i := int(w.schedule[(w.next.Add(1)-1)%n])
 		if p.usable(i, tried) {
 			return i
 		}
 	}
-	for i := range p.Backends {
+	for i := range p.backends {
 		if p.weights[i] > 0 && p.usable(i, tried) {
 			return i
 		}

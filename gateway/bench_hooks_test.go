@@ -35,9 +35,9 @@ func startInmemoryProxy(tb testing.TB, config string, handler fasthttp.RequestHa
 	if _, err := g.Load("bench.yaml", []byte(config), TriggerStart); err != nil {
 		tb.Fatalf("load: %v", err)
 	}
-	for _, p := range g.Current().Pools {
-		for _, b := range p.Backends {
-			// As Backend.dial does, but to the in-memory backend.
+	for _, p := range g.current().pools {
+		for _, b := range p.backends {
+			// As backend.dial does, but to the in-memory backend.
 			b.client.Dial = func(string) (net.Conn, error) {
 				c, err := backendLn.Dial()
 				if err != nil {

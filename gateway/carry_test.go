@@ -127,14 +127,14 @@ func reloadOK(t *testing.T, g *Gateway, config string) ReloadRecord {
 
 // backendAt returns the backend with base URL url in pool name of the
 // current generation.
-func backendAt(t *testing.T, g *Gateway, name, url string) *Backend {
+func backendAt(t *testing.T, g *Gateway, name, url string) *backend {
 	t.Helper()
-	p := g.Current().Pool(name)
+	p := g.current().poolNamed(name)
 	if p == nil {
 		t.Fatalf("no pool %q", name)
 	}
-	for _, b := range p.Backends {
-		if b.URL == url {
+	for _, b := range p.backends {
+		if b.url == url {
 			return b
 		}
 	}
@@ -172,10 +172,10 @@ func TestCarryKeepsBackendState(t *testing.T) {
 		}
 	}
 	oldA, oldB := backendAt(t, g, "p", a.URL), backendAt(t, g, "p", b.URL)
-	oldB.Health.Eject(time.Minute, "test")
+	oldB.health.Eject(time.Minute, "test")
 	now := time.Now()
 	for range 2 {
-		if oldA.Health.ReportFailure(now, oldA.passive) {
+		if oldA.health.ReportFailure(now, oldA.passive) {
 			t.Fatal("two failures reached a threshold of three")
 		}
 	}
@@ -189,16 +189,16 @@ func TestCarryKeepsBackendState(t *testing.T) {
 	if newA != oldA || newB != oldB {
 		t.Fatal("an unchanged backend was not carried over as the same *Backend")
 	}
-	if got := g.Current().Pool("p").Carried; fmt.Sprint(got) != "[true true false]" {
+	if got := g.current().poolNamed("p").carried; fmt.Sprint(got) != "[true true false]" {
 		t.Fatalf("Carried %v, want [true true false]", got)
 	}
-	if newA.Served() != 2 || newB.Served() != 2 {
-		t.Fatalf("served %d and %d, want 2 and 2", newA.Served(), newB.Served())
+	if newA.served.Load() != 2 || newB.served.Load() != 2 {
+		t.Fatalf("served %d and %d, want 2 and 2", newA.served.Load(), newB.served.Load())
 	}
-	if s := newB.Health.Snapshot(); s.Healthy || !s.Ejected {
+	if s := newB.health.Snapshot(); s.Healthy || !s.Ejected {
 		t.Fatalf("ejected backend after reload: %+v, want still ejected", s)
 	}
-	if !newA.Health.ReportFailure(now, newA.passive) {
+	if !newA.health.ReportFailure(now, newA.passive) {
 		t.Fatal("the passive failure window was not carried: a third failure did not reach the threshold")
 	}
 	// b is ejected, so the rotation serves only a and the new c.
@@ -220,16 +220,16 @@ func TestCarryKeepsInFlightCount(t *testing.T) {
 	<-entered
 	reloadOK(t, g, "# a comment changes the content only\n"+poolConfig("round_robin", "", a.URL))
 	b := backendAt(t, g, "p", a.URL)
-	if n := b.InFlight(); n != 1 {
+	if n := b.inFlight.Load(); n != 1 {
 		t.Fatalf("in flight after reload %d, want 1", n)
 	}
 	gate.open()
 	if got := <-done; got != "200 slow" {
 		t.Fatalf("slow request: %q, want 200 slow", got)
 	}
-	waitUntil(t, "the in-flight count to drop to 0", func() bool { return b.InFlight() == 0 })
-	if b.Served() != 1 {
-		t.Fatalf("served %d, want 1", b.Served())
+	waitUntil(t, "the in-flight count to drop to 0", func() bool { return b.inFlight.Load() == 0 })
+	if b.served.Load() != 1 {
+		t.Fatalf("served %d, want 1", b.served.Load())
 	}
 }
 
@@ -238,7 +238,7 @@ func TestCarryChangedHealthSettingsStartFresh(t *testing.T) {
 	g, _ := startGateway(t, healthConfig("1h", "", a.URL))
 	waitUntil(t, "the first probe", func() bool { return a.probes.Load() == 1 })
 	old := backendAt(t, g, "p", a.URL)
-	old.Health.Eject(time.Minute, "test")
+	old.health.Eject(time.Minute, "test")
 
 	rec := reloadOK(t, g, healthConfig("1h", ", timeout: 2s", a.URL))
 
@@ -249,8 +249,8 @@ func TestCarryChangedHealthSettingsStartFresh(t *testing.T) {
 	if fresh == old {
 		t.Fatal("a backend whose health-check settings changed was carried over")
 	}
-	if !fresh.Health.Healthy() || fresh.Served() != 0 {
-		t.Fatalf("new backend healthy %t served %d, want a fresh healthy backend", fresh.Health.Healthy(), fresh.Served())
+	if !fresh.health.Healthy() || fresh.served.Load() != 0 {
+		t.Fatalf("new backend healthy %t served %d, want a fresh healthy backend", fresh.health.Healthy(), fresh.served.Load())
 	}
 	waitUntil(t, "the new backend's immediate probe", func() bool { return a.probes.Load() == 2 })
 }

@@ -594,8 +594,8 @@ func TestChaos(t *testing.T) {
 	// Once the chaos ends, the gateway recovers: every backend comes back,
 	// requests succeed and none is left in flight.
 	waitFor(t, 5*time.Second, "every backend to be healthy again", func() bool {
-		for _, b := range g.Current().Pools[0].Backends {
-			if !b.Health.Healthy() {
+		for _, b := range g.current().pools[0].backends {
+			if !b.health.Healthy() {
 				return false
 			}
 		}
@@ -608,8 +608,8 @@ func TestChaos(t *testing.T) {
 		}
 	}
 	waitFor(t, 5*time.Second, "no request in flight", func() bool {
-		for _, b := range g.Current().Pools[0].Backends {
-			if b.InFlight() != 0 {
+		for _, b := range g.current().pools[0].backends {
+			if b.inFlight.Load() != 0 {
 				return false
 			}
 		}

@@ -21,8 +21,8 @@ import (
 // response, not the end of the handler. Exchanges are pooled.
 type exchange struct {
 	g       *Gateway
-	pool    *Pool
-	backend *Backend
+	pool    *pool
+	backend *backend
 	resp    *fasthttp.Response
 	body    io.Reader
 	start   time.Time
@@ -56,10 +56,10 @@ type exchange struct {
 
 var exchangePool = sync.Pool{New: func() any { return new(exchange) }}
 
-// acquireExchange starts the exchange of ctx on pool.
-func acquireExchange(g *Gateway, pool *Pool, ctx *fasthttp.RequestCtx) *exchange {
+// acquireExchange starts the exchange of ctx on pool p.
+func acquireExchange(g *Gateway, p *pool, ctx *fasthttp.RequestCtx) *exchange {
 	ex := exchangePool.Get().(*exchange)
-	ex.g, ex.pool, ex.start = g, pool, ctx.Time()
+	ex.g, ex.pool, ex.start = g, p, ctx.Time()
 	return ex
 }
 
@@ -136,7 +136,7 @@ func (ex *exchange) prepare(ctx *fasthttp.RequestCtx, cfg *config.Config) uint64
 	if !trusted || len(h.Peek(fasthttp.HeaderXForwardedHost)) == 0 {
 		h.SetBytesV(fasthttp.HeaderXForwardedHost, h.Host())
 	}
-	if ex.pool.Algorithm == config.IPHash {
+	if ex.pool.algorithm == config.IPHash {
 		return clientHash(ex.client)
 	}
 	return 0
@@ -286,7 +286,7 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 // relay hands the backend's response to the client: the header now, the
 // body as the server writes it. ex then belongs to the response and is
 // released when the server closes the body.
-func (ex *exchange) relay(ctx *fasthttp.RequestCtx, b *Backend, resp *fasthttp.Response) {
+func (ex *exchange) relay(ctx *fasthttp.RequestCtx, b *backend, resp *fasthttp.Response) {
 	ex.backend, ex.resp, ex.status = b, resp, resp.StatusCode()
 	out := &ctx.Response
 	resp.Header.CopyTo(&out.Header)

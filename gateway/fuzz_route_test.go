@@ -24,11 +24,11 @@ var fuzzRoutes = [][3]string{
 }
 
 // fuzzGeneration compiles fuzzRoutes into a generation.
-func fuzzGeneration() *Generation {
-	g := &Generation{}
+func fuzzGeneration() *generation {
+	g := &generation{}
 	for _, r := range fuzzRoutes {
-		p := &Pool{Name: r[2]}
-		g.Pools = append(g.Pools, p)
+		p := &pool{name: r[2]}
+		g.pools = append(g.pools, p)
 		g.routes = append(g.routes, route{host: []byte(r[0]), prefix: []byte(r[1]), pool: p})
 	}
 	return g
@@ -49,7 +49,7 @@ func referenceStripPort(host string) string {
 	return host[:i]
 }
 
-// referenceMatch is Generation.match written plainly: the first route
+// referenceMatch is generation.match written plainly: the first route
 // whose host equals the port-less host case-insensitively (or is empty)
 // and whose prefix starts the path.
 func referenceMatch(host, path string) string {
@@ -85,7 +85,7 @@ func FuzzRouteMatch(f *testing.F) {
 		want := referenceMatch(string(host), string(path))
 		got := ""
 		if p := g.match(host, path); p != nil {
-			got = p.Name
+			got = p.name
 		}
 		if got != want {
 			t.Fatalf("match(%q, %q) = %q, want %q", host, path, got, want)

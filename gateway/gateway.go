@@ -13,19 +13,20 @@ import (
 	"github.com/gatewayhq/gateway/gateway/config"
 )
 
-// Gateway is a running reverse proxy. It serves the current [Generation]
-// and replaces it when [Gateway.Apply] is given a new config: the new
-// generation is built completely beside the running one and published with
-// one atomic store, so a request finishes on the generation it started with
-// and none is dropped.
+// Gateway is a running reverse proxy. What one config produces, its pools,
+// their backends and the routes to them, is a generation, numbered from 1.
+// When [Gateway.Apply] is given a new config, the next generation is built
+// completely beside the running one and published with one atomic store,
+// so a request finishes on the generation it started with and none is
+// dropped.
 type Gateway struct {
 	logger *slog.Logger
 
-	gen atomic.Pointer[Generation]
+	gen atomic.Pointer[generation]
 
 	// mu serialises Apply and guards what only Apply touches.
 	mu       sync.Mutex
-	live     map[string]*Backend
+	live     map[string]*backend
 	number   uint64
 	listener *listener
 	retired  []*listener // earlier listeners whose connections still run
@@ -52,14 +53,25 @@ func New(opts Options) *Gateway {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	g := &Gateway{logger: logger, live: make(map[string]*Backend), accessLog: new(accessLog)}
+	g := &Gateway{logger: logger, live: make(map[string]*backend), accessLog: new(accessLog)}
 	g.metrics = newMetrics(g)
 	return g
 }
 
-// Current returns the generation being served, or nil before the first
+// current returns the generation being served, or nil before the first
 // config was applied.
-func (g *Gateway) Current() *Generation { return g.gen.Load() }
+func (g *Gateway) current() *generation { return g.gen.Load() }
+
+// ShutdownTimeout returns how long [Gateway.Shutdown] should let requests
+// in flight finish: the shutdownTimeout of the config being served, which
+// holds its default when the file leaves it out. It returns 0 before a
+// config was applied, when nothing is being served.
+func (g *Gateway) ShutdownTimeout() time.Duration {
+	if gen := g.gen.Load(); gen != nil {
+		return gen.cfg.ShutdownTimeout
+	}
+	return 0
+}
 
 // Triggers name what caused a reload in its [ReloadRecord].
 const (
@@ -147,7 +159,7 @@ func (g *Gateway) apply(cfg *config.Config, trigger string, start time.Time) (Re
 	}
 
 	g.number++
-	gen.LoadedAt = time.Now()
+	gen.loadedAt = time.Now()
 	g.metrics.sync(gen)
 	g.swapAccessLog(logs)
 	g.gen.Store(gen)
@@ -176,7 +188,7 @@ func (g *Gateway) apply(cfg *config.Config, trigger string, start time.Time) (Re
 	}
 	g.swapAdmin(admin)
 
-	rec.Generation, rec.Result, rec.Duration = gen.Number, ResultApplied, time.Since(start)
+	rec.Generation, rec.Result, rec.Duration = gen.number, ResultApplied, time.Since(start)
 	rec.Carried, rec.Added, rec.Removed = stats.Carried, stats.Added, stats.Removed
 	g.record(rec)
 	return rec, nil
@@ -209,7 +221,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	listeners := append(g.retired, g.listener)
 	g.retired, g.listener = nil, nil
 	live := g.live
-	g.live = map[string]*Backend{}
+	g.live = map[string]*backend{}
 	g.mu.Unlock()
 
 	var wg sync.WaitGroup

@@ -9,19 +9,19 @@ import (
 	"github.com/gatewayhq/gateway/gateway/config"
 )
 
-// Generation is everything one config produced: its pools, their backends
-// and the routes to them. A Generation is immutable once published; a
+// generation is everything one config produced: its pools, their backends
+// and the routes to them. A generation is immutable once published; a
 // request loads the current one once and finishes on it, however long it
 // takes, while a reload publishes the next one beside it.
-type Generation struct {
-	// Number counts the generations this process has published, from 1.
-	Number uint64
-	// Config is the config the generation was built from.
-	Config *config.Config
-	// LoadedAt is when the generation was published.
-	LoadedAt time.Time
-	// Pools lists the pools in config order.
-	Pools []*Pool
+type generation struct {
+	// number counts the generations this process has published, from 1.
+	number uint64
+	// cfg is the config the generation was built from.
+	cfg *config.Config
+	// loadedAt is when the generation was published.
+	loadedAt time.Time
+	// pools lists the pools in config order.
+	pools []*pool
 
 	routes []route
 }
@@ -30,12 +30,12 @@ type Generation struct {
 type route struct {
 	host   []byte // lowercase; empty matches any host
 	prefix []byte // empty matches any path
-	pool   *Pool
+	pool   *pool
 }
 
 // match returns the pool of the first route that matches host (the Host
 // header, any port ignored) and path, or nil.
-func (g *Generation) match(host, path []byte) *Pool {
+func (g *generation) match(host, path []byte) *pool {
 	host = stripPort(host)
 	for i := range g.routes {
 		r := &g.routes[i]
@@ -50,10 +50,10 @@ func (g *Generation) match(host, path []byte) *Pool {
 	return nil
 }
 
-// Pool returns the pool called name, or nil.
-func (g *Generation) Pool(name string) *Pool {
-	for _, p := range g.Pools {
-		if p.Name == name {
+// poolNamed returns the pool called name, or nil.
+func (g *generation) poolNamed(name string) *pool {
+	for _, p := range g.pools {
+		if p.name == name {
 			return p
 		}
 	}
@@ -86,11 +86,11 @@ type carryStats struct {
 // is in live are reused, the others created; the returned map is the new
 // set of live backends and retired lists those that left the config. build
 // starts nothing and changes nothing that a running request can see.
-func build(cfg *config.Config, number uint64, prev *Generation, live map[string]*Backend, logger *slog.Logger) (g *Generation, next map[string]*Backend, retired []*Backend, stats carryStats) {
-	g = &Generation{Number: number, Config: cfg}
-	next = make(map[string]*Backend)
+func build(cfg *config.Config, number uint64, prev *generation, live map[string]*backend, logger *slog.Logger) (g *generation, next map[string]*backend, retired []*backend, stats carryStats) {
+	g = &generation{number: number, cfg: cfg}
+	next = make(map[string]*backend)
 	for _, pc := range cfg.Pools {
-		p := &Pool{Name: pc.Name, Algorithm: pc.Algorithm, on5xx: pc.Passive.On5xx}
+		p := &pool{name: pc.Name, algorithm: pc.Algorithm, on5xx: pc.Passive.On5xx}
 		for _, sc := range pc.Servers {
 			key := backendKey(sc.URL, pc)
 			b, seen := next[key]
@@ -107,18 +107,18 @@ func build(cfg *config.Config, number uint64, prev *Generation, live map[string]
 			} else {
 				_, carried = live[key]
 			}
-			p.Backends = append(p.Backends, b)
-			p.Carried = append(p.Carried, carried)
+			p.backends = append(p.backends, b)
+			p.carried = append(p.carried, carried)
 			p.weights = append(p.weights, sc.Weight)
 		}
-		p.selector = newSelector(p.Algorithm, p.weights)
+		p.selector = newSelector(p.algorithm, p.weights)
 		if prev != nil {
-			continueRotation(p, prev.Pool(p.Name))
+			continueRotation(p, prev.poolNamed(p.name))
 		}
-		g.Pools = append(g.Pools, p)
+		g.pools = append(g.pools, p)
 	}
 	for _, rc := range cfg.Routes {
-		g.routes = append(g.routes, route{host: []byte(rc.Host), prefix: []byte(rc.PathPrefix), pool: g.Pool(rc.Pool)})
+		g.routes = append(g.routes, route{host: []byte(rc.Host), prefix: []byte(rc.PathPrefix), pool: g.poolNamed(rc.Pool)})
 	}
 	for key, b := range live {
 		if _, ok := next[key]; !ok {
@@ -141,8 +141,8 @@ func build(cfg *config.Config, number uint64, prev *Generation, live map[string]
 // stands at the same fraction of that backend's slots in p's schedule.
 // When the backend served last left the pool, the rotation goes on with
 // the first backend after it in old's order that p kept.
-func continueRotation(p, old *Pool) {
-	if old == nil || old.Algorithm != p.Algorithm {
+func continueRotation(p, old *pool) {
+	if old == nil || old.algorithm != p.algorithm {
 		return
 	}
 	if sameRotation(p, old) {
@@ -161,7 +161,7 @@ func continueRotation(p, old *Pool) {
 	last := int((taken - 1) % uint64(len(oldSlots)))
 	for k := range oldSlots {
 		slot := (last + k) % len(oldSlots)
-		i := p.index(old.Backends[oldSlots[slot]].key)
+		i := p.index(old.backends[oldSlots[slot]].key)
 		if i < 0 {
 			continue
 		}
@@ -183,12 +183,12 @@ func continueRotation(p, old *Pool) {
 
 // sameRotation reports whether p and old pick alike: the same backends in
 // the same order with the same weights.
-func sameRotation(p, old *Pool) bool {
-	if len(p.Backends) != len(old.Backends) {
+func sameRotation(p, old *pool) bool {
+	if len(p.backends) != len(old.backends) {
 		return false
 	}
-	for i, b := range p.Backends {
-		if b.key != old.Backends[i].key || p.weights[i] != old.weights[i] {
+	for i, b := range p.backends {
+		if b.key != old.backends[i].key || p.weights[i] != old.weights[i] {
 			return false
 		}
 	}
@@ -197,10 +197,10 @@ func sameRotation(p, old *Pool) bool {
 
 // rotation returns the cycle of p's selector, the backend index of each
 // slot, and the counter of slots taken; nil for selectors without one.
-func rotation(p *Pool) ([]int32, *atomic.Uint64) {
+func rotation(p *pool) ([]int32, *atomic.Uint64) {
 	switch s := p.selector.(type) {
 	case *roundRobin:
-		slots := make([]int32, len(p.Backends))
+		slots := make([]int32, len(p.backends))
 		for i := range slots {
 			slots[i] = int32(i)
 		}

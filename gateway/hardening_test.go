@@ -421,8 +421,8 @@ func TestHardeningClientStopsReading(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatal("the backend is still writing 10s after the client stopped reading")
 			}
-			back := g.Current().Pools[0].Backends[0]
-			waitFor(t, 5*time.Second, "the backend's request to end", func() bool { return back.InFlight() == 0 })
+			back := g.current().pools[0].backends[0]
+			waitFor(t, 5*time.Second, "the backend's request to end", func() bool { return back.inFlight.Load() == 0 })
 			if status, body := get(t, &http.Client{}, base+"/"); status != 200 || body != "a" {
 				t.Fatalf("the next good request: %d %q", status, body)
 			}
@@ -526,12 +526,12 @@ func TestHardeningClientBodyFailuresSpareBackends(t *testing.T) {
 			}
 		}
 	}
-	for _, back := range g.Current().Pools[0].Backends {
-		if !back.Health.Healthy() {
-			t.Errorf("backend %s was ejected for the client's fault: %+v", back.URL, back.Health.Snapshot())
+	for _, back := range g.current().pools[0].backends {
+		if !back.health.Healthy() {
+			t.Errorf("backend %s was ejected for the client's fault: %+v", back.url, back.health.Snapshot())
 		}
 		if n := back.failures.Load(); n != 0 {
-			t.Errorf("backend %s counted %d failures", back.URL, n)
+			t.Errorf("backend %s counted %d failures", back.url, n)
 		}
 	}
 	for _, r := range append(a.requests(), b.requests()...) {

@@ -68,8 +68,8 @@ func TestHealthActiveDownAndBackUp(t *testing.T) {
 			}
 			b.health.Store(mode.health)
 			bb := backendAt(t, g, "p", strings.ToLower(b.URL))
-			waitUntil(t, "b to be marked down", func() bool { return !bb.Health.Healthy() })
-			if snap := bb.Health.Snapshot(); snap.Reason != mode.reason || snap.ConsecutiveFails < 2 {
+			waitUntil(t, "b to be marked down", func() bool { return !bb.health.Healthy() })
+			if snap := bb.health.Snapshot(); snap.Reason != mode.reason || snap.ConsecutiveFails < 2 {
 				t.Fatalf("down with reason %q after %d failures, want %q after 2", snap.Reason, snap.ConsecutiveFails, mode.reason)
 			}
 			served := b.served.Load()
@@ -80,7 +80,7 @@ func TestHealthActiveDownAndBackUp(t *testing.T) {
 				t.Fatal("a backend marked down was sent a request")
 			}
 			b.health.Store(0)
-			waitUntil(t, "b to come back", func() bool { return bb.Health.Healthy() })
+			waitUntil(t, "b to come back", func() bool { return bb.health.Healthy() })
 			if got := bodies(t, base, 4); strings.Count(got, "b") != 2 {
 				t.Fatalf("after recovery: %q, want b back in the rotation", got)
 			}
@@ -93,7 +93,7 @@ func TestHealthAllDownThen503ThenRecovers(t *testing.T) {
 	g, base := startGateway(t, healthConfig("30ms", ", unhealthyThreshold: 1, healthyThreshold: 1", a.URL))
 	a.health.Store(1)
 	ab := backendAt(t, g, "p", strings.ToLower(a.URL))
-	waitUntil(t, "a to be marked down", func() bool { return !ab.Health.Healthy() })
+	waitUntil(t, "a to be marked down", func() bool { return !ab.health.Healthy() })
 	resp, err := http.Get(base + "/")
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +103,7 @@ func TestHealthAllDownThen503ThenRecovers(t *testing.T) {
 		t.Fatalf("all down: %d Retry-After=%q, want 503 with Retry-After: 1", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 	a.health.Store(0)
-	waitUntil(t, "a to come back", func() bool { return ab.Health.Healthy() })
+	waitUntil(t, "a to come back", func() bool { return ab.health.Healthy() })
 	if got := bodies(t, base, 2); got != "aa" {
 		t.Fatalf("after recovery %q, want aa", got)
 	}
@@ -119,9 +119,9 @@ func TestHealthPassiveEjectsRefusingBackend(t *testing.T) {
 		t.Fatalf("%q, want every request answered by a", got)
 	}
 	d := backendAt(t, g, "p", dead)
-	snap := d.Health.Snapshot()
-	if d.Health.Healthy() || !snap.Ejected || !strings.HasPrefix(snap.Reason, "passive:") {
-		t.Fatalf("refusing backend: healthy=%v ejected=%v reason=%q, want ejected by passive health", d.Health.Healthy(), snap.Ejected, snap.Reason)
+	snap := d.health.Snapshot()
+	if d.health.Healthy() || !snap.Ejected || !strings.HasPrefix(snap.Reason, "passive:") {
+		t.Fatalf("refusing backend: healthy=%v ejected=%v reason=%q, want ejected by passive health", d.health.Healthy(), snap.Ejected, snap.Reason)
 	}
 }
 
@@ -133,7 +133,7 @@ func TestHealthPassiveNeverEjectsLastHealthy(t *testing.T) {
 			t.Fatalf("status %d, want 502", status)
 		}
 	}
-	if d := backendAt(t, g, "p", dead); !d.Health.Healthy() {
+	if d := backendAt(t, g, "p", dead); !d.health.Healthy() {
 		t.Fatal("the pool's only backend was ejected on passive evidence alone")
 	}
 }
@@ -158,7 +158,7 @@ func TestHealthPassiveHangingBackendTimesOut(t *testing.T) {
 	if d := time.Since(start); d < 100*time.Millisecond || d > 3*time.Second {
 		t.Fatalf("504 after %v, want about 100ms", d)
 	}
-	if s := backendAt(t, g, "p", strings.ToLower(slow.URL)); s.Health.Healthy() {
+	if s := backendAt(t, g, "p", strings.ToLower(slow.URL)); s.health.Healthy() {
 		t.Fatal("the hanging backend was not ejected")
 	}
 	if got := bodies(t, base, 3); got != "aaa" {

@@ -139,9 +139,9 @@ func loadClients(url string, n int) (done *atomic.Int64, stop func() (ok int64, 
 // dropIdle closes the gateway's idle connections to the backends it
 // serves now, which a quiet gateway would close at idleTimeout anyway.
 func dropIdle(g *Gateway) {
-	if gen := g.Current(); gen != nil {
-		for _, p := range gen.Pools {
-			for _, b := range p.Backends {
+	if gen := g.current(); gen != nil {
+		for _, p := range gen.pools {
+			for _, b := range p.backends {
 				b.client.CloseIdleConnections()
 			}
 		}
@@ -191,7 +191,7 @@ func TestLeakReloadsUnderLoad(t *testing.T) {
 	baseline := measure(t)
 	run(reloads)
 	settle(t, baseline, func() { dropIdle(g) })
-	if n := len(g.Current().Pools[0].Backends); n != 2 {
+	if n := len(g.current().pools[0].backends); n != 2 {
 		t.Fatalf("%d backends after the reloads, want 2", n)
 	}
 }
@@ -282,7 +282,7 @@ func TestLeakAbandonedUpgrades(t *testing.T) {
 	run(n)
 	waitFor(t, 15*time.Second, "every abandoned tunnel to close", func() bool { return tunnels() == 0 })
 	settle(t, baseline, func() {})
-	if inFlight := g.Current().Pools[0].Backends[0].InFlight(); inFlight != 0 {
+	if inFlight := g.current().pools[0].backends[0].inFlight.Load(); inFlight != 0 {
 		t.Fatalf("%d requests still in flight on the backend", inFlight)
 	}
 }

@@ -260,7 +260,7 @@ func (g *Gateway) serveError(ctx *fasthttp.RequestCtx, err error) {
 // the connection closed) instead of being invited; anything else goes on.
 func (g *Gateway) expect(ctx *fasthttp.RequestCtx) int {
 	if gen := g.gen.Load(); gen != nil {
-		if limit := gen.Config.MaxBodySize; limit > 0 && int64(ctx.Request.Header.ContentLength()) > limit {
+		if limit := gen.cfg.MaxBodySize; limit > 0 && int64(ctx.Request.Header.ContentLength()) > limit {
 			g.refuse(ctx, nil, fasthttp.StatusRequestEntityTooLarge, "request body too large\n")
 			return fasthttp.StatusRequestEntityTooLarge
 		}

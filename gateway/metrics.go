@@ -10,7 +10,7 @@ import (
 )
 
 // metrics counts what the gateway does and exposes it to Prometheus. The
-// request path only adds to atomic counters that a [Pool] reaches by
+// request path only adds to atomic counters that a [pool] reaches by
 // pointer; the [prometheus.Registry] reads them when it is scraped, through
 // a [metricsCollector]. Counters live in [requestStats] and
 // [latencyHistogram] objects kept by pool name and backend URL, so a reload
@@ -47,12 +47,12 @@ type seriesKey struct {
 // reports it. backend is nil for the pool's own refusals.
 type series struct {
 	seriesKey
-	backend *Backend
+	backend *backend
 	stats   *requestStats
 }
 
-// poolStats is what a [Pool] of a published generation counts into: one
-// [requestStats] per backend, aligned with [Pool.Backends], one for the
+// poolStats is what a [pool] of a published generation counts into: one
+// [requestStats] per backend, aligned with [pool.backends], one for the
 // requests the gateway refused on the pool's behalf, and the pool's latency
 // histogram.
 type poolStats struct {
@@ -63,8 +63,8 @@ type poolStats struct {
 
 // forBackend returns the stats of b in p, or the pool's refusal stats when
 // b is not one of p's backends.
-func (s *poolStats) forBackend(p *Pool, b *Backend) *requestStats {
-	for i, pb := range p.Backends {
+func (s *poolStats) forBackend(p *pool, b *backend) *requestStats {
+	for i, pb := range p.backends {
 		if pb == b {
 			return s.backends[i]
 		}
@@ -111,13 +111,13 @@ func newMetrics(g *Gateway) *metrics {
 // stats of a pool and backend that the running generation already has are
 // kept, new ones start at zero, and those gen no longer serves stop being
 // reported. It is called under the gateway's apply lock.
-func (m *metrics) sync(gen *Generation) {
+func (m *metrics) sync(gen *generation) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	stats := make(map[seriesKey]*requestStats)
 	latency := make(map[string]*latencyHistogram)
 	var all []series
-	keep := func(key seriesKey, b *Backend) *requestStats {
+	keep := func(key seriesKey, b *backend) *requestStats {
 		if s, ok := stats[key]; ok {
 			return s
 		}
@@ -129,15 +129,15 @@ func (m *metrics) sync(gen *Generation) {
 		all = append(all, series{seriesKey: key, backend: b, stats: s})
 		return s
 	}
-	for _, p := range gen.Pools {
-		h := m.latency[p.Name]
+	for _, p := range gen.pools {
+		h := m.latency[p.name]
 		if h == nil {
 			h = new(latencyHistogram)
 		}
-		latency[p.Name] = h
-		ps := &poolStats{latency: h, refused: keep(seriesKey{pool: p.Name}, nil)}
-		for _, b := range p.Backends {
-			ps.backends = append(ps.backends, keep(seriesKey{pool: p.Name, backend: b.URL}, b))
+		latency[p.name] = h
+		ps := &poolStats{latency: h, refused: keep(seriesKey{pool: p.name}, nil)}
+		for _, b := range p.backends {
+			ps.backends = append(ps.backends, keep(seriesKey{pool: p.name, backend: b.url}, b))
 		}
 		p.stats = ps
 	}

@@ -61,11 +61,11 @@ func (c metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		collectRequests(ch, s.seriesKey, s.stats)
 		if b := s.backend; b != nil {
 			healthy := 0.0
-			if b.Health.Healthy() {
+			if b.health.Healthy() {
 				healthy = 1
 			}
 			ch <- prometheus.MustNewConstMetric(descHealthy, prometheus.GaugeValue, healthy, s.pool, s.seriesKey.backend)
-			ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(b.InFlight()), s.pool, s.seriesKey.backend)
+			ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(b.inFlight.Load()), s.pool, s.seriesKey.backend)
 			ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, float64(b.failures.Load()), s.pool, s.seriesKey.backend)
 		}
 	}
@@ -84,7 +84,7 @@ func (c metricsCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descLastSuccess, prometheus.GaugeValue, float64(m.lastSuccessNano.Load())/1e9)
 	var number uint64
 	if gen := m.g.gen.Load(); gen != nil {
-		number = gen.Number
+		number = gen.number
 	}
 	ch <- prometheus.MustNewConstMetric(descGeneration, prometheus.GaugeValue, float64(number))
 	ch <- prometheus.MustNewConstMetric(descUpgraded, prometheus.GaugeValue, float64(m.g.openTunnels()))

@@ -252,8 +252,8 @@ func observedGateway(tb testing.TB, extra string) (*Gateway, *exchange) {
 		defer cancel()
 		g.Shutdown(ctx)
 	})
-	p := g.Current().Pools[0]
-	ex := &exchange{g: g, pool: p, backend: p.Backends[0], start: time.Now(), status: 200, bytes: 512,
+	p := g.current().pools[0]
+	ex := &exchange{g: g, pool: p, backend: p.backends[0], start: time.Now(), status: 200, bytes: 512,
 		method: []byte("GET"), host: []byte("example.com"), path: []byte("/index.html?q=1")}
 	return g, ex
 }

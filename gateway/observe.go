@@ -27,20 +27,20 @@ func (g *Gateway) observe(ex *exchange) {
 			start: ex.start, duration: d, client: ex.client,
 			method: ex.method, host: ex.host, path: ex.path,
 			status: ex.status, bytes: bytes,
-			pool: ex.pool.Name, backend: ex.backend.URL,
+			pool: ex.pool.name, backend: ex.backend.url,
 		})
 	}
 }
 
 // observeRefusal counts a request the gateway answered itself with status,
-// under pool, or under pool "" when pool is nil, and backend "".
-func (g *Gateway) observeRefusal(ctx *fasthttp.RequestCtx, pool *Pool, status int) {
+// under pool p, or under pool "" when p is nil, and backend "".
+func (g *Gateway) observeRefusal(ctx *fasthttp.RequestCtx, p *pool, status int) {
 	d := time.Since(ctx.Time())
 	m := g.metrics
 	stats, latency, name := m.unrouted, m.unroutedLatency, ""
-	if pool != nil {
-		name = pool.Name
-		if s := pool.stats; s != nil {
+	if p != nil {
+		name = p.name
+		if s := p.stats; s != nil {
 			stats, latency = s.refused, s.latency
 		}
 	}
@@ -63,7 +63,7 @@ func (g *Gateway) observeRefusal(ctx *fasthttp.RequestCtx, pool *Pool, status in
 func (g *Gateway) refusedClient(ctx *fasthttp.RequestCtx) netip.Addr {
 	peer := peerAddr(ctx)
 	if gen := g.gen.Load(); gen != nil {
-		return clientAddr(&ctx.Request.Header, peer, gen.Config.TrustedProxies)
+		return clientAddr(&ctx.Request.Header, peer, gen.cfg.TrustedProxies)
 	}
 	return peer
 }

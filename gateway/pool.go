@@ -2,19 +2,19 @@ package gateway
 
 import "github.com/gatewayhq/gateway/gateway/config"
 
-// Pool is a named set of backends and the algorithm that picks among them.
-// A Pool belongs to one [Generation] and never changes once published; its
+// pool is a named set of backends and the algorithm that picks among them.
+// A pool belongs to one [generation] and never changes once published; its
 // backends are shared with other generations.
-type Pool struct {
-	// Name is the pool's name in the config.
-	Name string
-	// Algorithm is the pool's selection algorithm.
-	Algorithm config.Algorithm
-	// Backends lists the pool's backends in config order.
-	Backends []*Backend
-	// Carried tells, for each backend, whether it came over from the
+type pool struct {
+	// name is the pool's name in the config.
+	name string
+	// algorithm is the pool's selection algorithm.
+	algorithm config.Algorithm
+	// backends lists the pool's backends in config order.
+	backends []*backend
+	// carried tells, for each backend, whether it came over from the
 	// generation before.
-	Carried []bool
+	carried []bool
 
 	weights  []int
 	selector selector
@@ -28,21 +28,21 @@ type Pool struct {
 // client's address, for the algorithms that use it. Implementations are
 // safe for concurrent use and take no lock.
 type selector interface {
-	pick(p *Pool, client uint64, tried uint64) int
+	pick(p *pool, client uint64, tried uint64) int
 }
 
 // usable reports whether backend i may take a request.
-func (p *Pool) usable(i int, tried uint64) bool {
+func (p *pool) usable(i int, tried uint64) bool {
 	if i < 64 && tried&(1<<uint(i)) != 0 {
 		return false
 	}
-	return p.Backends[i].Health.Healthy()
+	return p.backends[i].health.Healthy()
 }
 
 // anyHealthy reports whether at least one backend of p is healthy.
-func (p *Pool) anyHealthy() bool {
-	for _, b := range p.Backends {
-		if b.Health.Healthy() {
+func (p *pool) anyHealthy() bool {
+	for _, b := range p.backends {
+		if b.health.Healthy() {
 			return true
 		}
 	}
@@ -50,9 +50,9 @@ func (p *Pool) anyHealthy() bool {
 }
 
 // healthyOtherThan reports whether a backend of p other than b is healthy.
-func (p *Pool) healthyOtherThan(b *Backend) bool {
-	for _, o := range p.Backends {
-		if o != b && o.Health.Healthy() {
+func (p *pool) healthyOtherThan(b *backend) bool {
+	for _, o := range p.backends {
+		if o != b && o.health.Healthy() {
 			return true
 		}
 	}
@@ -60,8 +60,8 @@ func (p *Pool) healthyOtherThan(b *Backend) bool {
 }
 
 // index returns the index of the backend with key, or -1.
-func (p *Pool) index(key string) int {
-	for i, b := range p.Backends {
+func (p *pool) index(key string) int {
+	for i, b := range p.backends {
 		if b.key == key {
 			return i
 		}

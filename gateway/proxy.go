@@ -28,32 +28,32 @@ func (g *Gateway) serve(ctx *fasthttp.RequestCtx) {
 		g.refuse(ctx, nil, status, reason)
 		return
 	}
-	pool := gen.match(h.Host(), ctx.Path())
-	if pool == nil {
+	p := gen.match(h.Host(), ctx.Path())
+	if p == nil {
 		g.refuse(ctx, nil, fasthttp.StatusNotFound, "no route for this host and path\n")
 		return
 	}
 	if isUpgrade(h) {
-		g.tunnel(ctx, gen, pool)
+		g.tunnel(ctx, gen, p)
 		return
 	}
-	cfg := gen.Config
+	cfg := gen.cfg
 	if limit := cfg.MaxBodySize; limit > 0 {
 		if cl := h.ContentLength(); int64(cl) > limit {
 			ctx.SetConnectionClose()
-			g.refuse(ctx, pool, fasthttp.StatusRequestEntityTooLarge, "request body too large\n")
+			g.refuse(ctx, p, fasthttp.StatusRequestEntityTooLarge, "request body too large\n")
 			return
 		}
 	}
-	ex := acquireExchange(g, pool, ctx)
+	ex := acquireExchange(g, p, ctx)
 	client := ex.prepare(ctx, cfg)
-	g.forward(ctx, ex, pool, client, cfg.MaxBodySize)
+	g.forward(ctx, ex, p, client, cfg.MaxBodySize)
 }
 
-// forward sends the prepared request to a backend of pool and relays the
+// forward sends the prepared request to a backend of p and relays the
 // response, or answers with an error status when no backend can. maxBody is
 // the body limit of the generation the request started on.
-func (g *Gateway) forward(ctx *fasthttp.RequestCtx, ex *exchange, pool *Pool, client uint64, maxBody int64) {
+func (g *Gateway) forward(ctx *fasthttp.RequestCtx, ex *exchange, p *pool, client uint64, maxBody int64) {
 	req := &ctx.Request
 	bodyless := !req.IsBodyStream() && len(req.Body()) == 0
 	if ex.watchBody(req, maxBody) {
@@ -62,18 +62,18 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, ex *exchange, pool *Pool, cl
 	var tried uint64
 	failure := failNone
 	flushed := false
-	for attempt := 0; attempt <= len(pool.Backends); attempt++ {
-		i := pool.selector.pick(pool, client, tried)
+	for attempt := 0; attempt <= len(p.backends); attempt++ {
+		i := p.selector.pick(p, client, tried)
 		if i < 0 {
 			break
 		}
-		b := pool.Backends[i]
+		b := p.backends[i]
 		resp := fasthttp.AcquireResponse()
 		b.acquire()
 		err := b.client.Do(req, resp)
 		if err == nil {
-			if resp.StatusCode() >= 500 && pool.on5xx {
-				g.passiveFailure(pool, b, "status "+statusText(resp.StatusCode()))
+			if resp.StatusCode() >= 500 && p.on5xx {
+				g.passiveFailure(p, b, "status "+statusText(resp.StatusCode()))
 			}
 			ex.relay(ctx, b, resp)
 			return
@@ -84,12 +84,12 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, ex *exchange, pool *Pool, cl
 			// The client's body broke the round trip: not the backend's fault.
 			ex.release()
 			ctx.SetConnectionClose()
-			g.refuse(ctx, pool, status, reason)
+			g.refuse(ctx, p, status, reason)
 			return
 		}
 		b.failures.Add(1)
 		failure = classify(err)
-		g.passiveFailure(pool, b, failure.String())
+		g.passiveFailure(p, b, failure.String())
 		// Nothing reached a backend that refused the connection, and a
 		// backend that reset it before any response byte gave no answer:
 		// the request goes to the next backend, unless its body has been
@@ -112,31 +112,31 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, ex *exchange, pool *Pool, cl
 	switch failure {
 	case failNone:
 		ctx.Response.Header.Set("Retry-After", "1")
-		g.refuse(ctx, pool, fasthttp.StatusServiceUnavailable, "no healthy backend for this route\n")
+		g.refuse(ctx, p, fasthttp.StatusServiceUnavailable, "no healthy backend for this route\n")
 	case failTimeout:
-		g.refuse(ctx, pool, fasthttp.StatusGatewayTimeout, "the backend did not answer in time\n")
+		g.refuse(ctx, p, fasthttp.StatusGatewayTimeout, "the backend did not answer in time\n")
 	default:
-		g.refuse(ctx, pool, fasthttp.StatusBadGateway, "no backend could be reached\n")
+		g.refuse(ctx, p, fasthttp.StatusBadGateway, "no backend could be reached\n")
 	}
 }
 
 // passiveFailure counts a failed exchange with b towards its passive
-// ejection, and ejects it when the pool keeps another healthy backend.
-func (g *Gateway) passiveFailure(pool *Pool, b *Backend, reason string) {
+// ejection, and ejects it when p keeps another healthy backend.
+func (g *Gateway) passiveFailure(p *pool, b *backend, reason string) {
 	if b.passive.MaxFails <= 0 {
 		return
 	}
-	if b.Health.ReportFailure(time.Now(), b.passive) && pool.healthyOtherThan(b) {
-		b.Health.Eject(b.passive.EjectFor, b.passive.Reason()+", the last: "+reason)
+	if b.health.ReportFailure(time.Now(), b.passive) && p.healthyOtherThan(b) {
+		b.health.Eject(b.passive.EjectFor, b.passive.Reason()+", the last: "+reason)
 	}
 }
 
 // refuse answers the request itself with status and a plain-text reason.
-func (g *Gateway) refuse(ctx *fasthttp.RequestCtx, pool *Pool, status int, reason string) {
+func (g *Gateway) refuse(ctx *fasthttp.RequestCtx, p *pool, status int, reason string) {
 	ctx.Response.Header.SetContentType("text/plain; charset=utf-8")
 	ctx.Response.SetStatusCode(status)
 	ctx.Response.SetBodyString(reason)
-	g.observeRefusal(ctx, pool, status)
+	g.observeRefusal(ctx, p, status)
 }
 
 // statusText formats a status code without allocating for common codes.

@@ -164,7 +164,7 @@ func TestProxyAllRefuse502(t *testing.T) {
 func TestProxyNoHealthy503(t *testing.T) {
 	a := startBackend(t, "a", nil)
 	g, base := startGateway(t, poolConfig("round_robin", "", a.URL))
-	g.Current().Pools[0].Backends[0].Health.Eject(time.Hour, "test")
+	g.current().pools[0].backends[0].health.Eject(time.Hour, "test")
 	resp, err := http.Get(base + "/")
 	if err != nil {
 		t.Fatal(err)
@@ -420,10 +420,10 @@ func TestRouteHostMatchIsASCIIOnly(t *testing.T) {
 		{"secret.example", "secret.exampl", false},
 		{"[::1]", "[::1]:80", true},
 	}
-	g := &Generation{routes: []route{{host: nil, prefix: []byte("/"), pool: nil}}}
+	g := &generation{routes: []route{{host: nil, prefix: []byte("/"), pool: nil}}}
 	for _, tt := range tests {
 		g.routes[0].host = []byte(tt.route)
-		p := &Pool{Name: "p"}
+		p := &pool{name: "p"}
 		g.routes[0].pool = p
 		if got := g.match([]byte(tt.host), []byte("/")) == p; got != tt.want {
 			t.Errorf("route %q, host %q: matched %v, want %v", tt.route, tt.host, got, tt.want)

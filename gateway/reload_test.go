@@ -77,11 +77,11 @@ func TestReloadStreamingResponseOnRemovedBackendCompletes(t *testing.T) {
 	g, base := startGateway(t, poolConfig("round_robin", "", a.URL))
 	got := getLater(base + "/")
 	<-entered
-	old := g.Current()
+	old := g.current()
 
 	rec := reloadOK(t, g, poolConfig("round_robin", "", b.URL))
 
-	if rec.Removed != 1 || g.Current() == old {
+	if rec.Removed != 1 || g.current() == old {
 		t.Fatalf("removed %d, want the backend removed and a new generation", rec.Removed)
 	}
 	if status, body := get(t, &http.Client{}, base+"/"); status != 200 || body != "b" {
@@ -178,7 +178,7 @@ func (e *reloadExpectation) check(t *testing.T, g *Gateway, trigger, source stri
 			t.Fatalf("record %d has no time or duration: %+v", i, r)
 		}
 	}
-	if n := g.Current().Number; n != e.number {
+	if n := g.current().number; n != e.number {
 		t.Fatalf("generation %d, want %d", n, e.number)
 	}
 }
@@ -453,10 +453,10 @@ func TestReloadUnchangedListenerKeepsConnections(t *testing.T) {
 		if i%4 == 3 {
 			config = strings.Replace(config, "round_robin", "round_robbin", 1)
 		}
-		before := g.Current().Number
+		before := g.current().number
 		rec, _ := g.Load("test.yaml", []byte(config), TriggerWatch)
-		if rec.Result == ResultApplied && g.Current().Number != before+1 {
-			t.Fatalf("reload %d applied but generation %d is serving", i, g.Current().Number)
+		if rec.Result == ResultApplied && g.current().number != before+1 {
+			t.Fatalf("reload %d applied but generation %d is serving", i, g.current().number)
 		}
 		if status, _ := conn.get(t, "/"); status != 200 {
 			t.Fatalf("after reload %d (%s) the open connection got %d", i, rec.Result, status)
@@ -467,15 +467,15 @@ func TestReloadUnchangedListenerKeepsConnections(t *testing.T) {
 func TestReloadRejectedKeepsRunningGeneration(t *testing.T) {
 	a, b := startBackend(t, "a", nil), startBackend(t, "b", nil)
 	g, base := startGateway(t, poolConfig("round_robin", "", a.URL))
-	running := g.Current()
+	running := g.current()
 
 	rec, err := g.Load("test.yaml", []byte(poolConfig("round_robbin", "", b.URL)), TriggerSignal)
 
 	if err == nil {
 		t.Fatal("a config with an unknown algorithm was applied")
 	}
-	if g.Current() != running {
-		t.Fatalf("generation %d is serving, want the running %d", g.Current().Number, running.Number)
+	if g.current() != running {
+		t.Fatalf("generation %d is serving, want the running %d", g.current().number, running.number)
 	}
 	if rec.Result != ResultRejected || rec.Generation != 0 || rec.Trigger != TriggerSignal || rec.Error != err.Error() {
 		t.Fatalf("record %+v for error %v", rec, err)
@@ -494,8 +494,8 @@ func TestReloadRejectedKeepsRunningGeneration(t *testing.T) {
 
 	next := reloadOK(t, g, poolConfig("round_robin", "", b.URL))
 
-	if next.Generation != running.Number+1 || g.Current().Number != running.Number+1 {
-		t.Fatalf("the next valid config became generation %d, want %d", next.Generation, running.Number+1)
+	if next.Generation != running.number+1 || g.current().number != running.number+1 {
+		t.Fatalf("the next valid config became generation %d, want %d", next.Generation, running.number+1)
 	}
 	if status, body := get(t, &http.Client{}, base+"/"); status != 200 || body != "b" {
 		t.Fatalf("after the next valid config got %d %q, want b", status, body)
@@ -510,14 +510,14 @@ func TestReloadRejectedWhenListenFailsStartsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer taken.Close()
-	running, checkers := g.Current(), checkerGoroutines()
+	running, checkers := g.current(), checkerGoroutines()
 
 	rec, err := g.Load("test.yaml", []byte(withListen(healthConfig("10ms", "", b.URL), taken.Addr().String())), TriggerWatch)
 
 	if err == nil || rec.Result != ResultRejected || !strings.Contains(rec.Error, "test.yaml: listen:") {
 		t.Fatalf("record %+v, error %v: want a rejection naming the listener", rec, err)
 	}
-	if g.Current() != running || g.Addr() != strings.TrimPrefix(base, "http://") {
+	if g.current() != running || g.Addr() != strings.TrimPrefix(base, "http://") {
 		t.Fatal("a config whose listener could not bind replaced the running one")
 	}
 	if n := checkerGoroutines(); n != checkers {
@@ -603,6 +603,34 @@ func TestShutdownRightAfterStart(t *testing.T) {
 	}
 }
 
+// TestShutdownTimeout checks that the shutdown timeout follows the config
+// being served: none before a config, the default when the file leaves it
+// out, and what a reload sets.
+func TestShutdownTimeout(t *testing.T) {
+	a := startBackend(t, "a", nil)
+	g := newGatewayForTest(t, Options{})
+	if got := g.ShutdownTimeout(); got != 0 {
+		t.Fatalf("before a config: %v, want 0", got)
+	}
+	if _, err := g.Load("test.yaml", []byte("listen: [\n"), TriggerStart); err == nil {
+		t.Fatal("a broken config loaded")
+	}
+	if got := g.ShutdownTimeout(); got != 0 {
+		t.Fatalf("after a rejected first config: %v, want 0", got)
+	}
+	config := poolConfig("round_robin", "", a.URL)
+	if _, err := g.Load("test.yaml", []byte(config), TriggerStart); err != nil {
+		t.Fatal(err)
+	}
+	if got := g.ShutdownTimeout(); got != 30*time.Second {
+		t.Fatalf("default: %v, want 30s", got)
+	}
+	reloadOK(t, g, config+"shutdownTimeout: 5s\n")
+	if got := g.ShutdownTimeout(); got != 5*time.Second {
+		t.Fatalf("after a reload setting 5s: %v, want 5s", got)
+	}
+}
+
 func TestReloadLatencyThroughWatcher(t *testing.T) {
 	const saves = 20
 	a, b := startBackend(t, "a", nil), startBackend(t, "b", nil)
@@ -613,14 +641,14 @@ func TestReloadLatencyThroughWatcher(t *testing.T) {
 	var took []time.Duration
 	for i := range saves {
 		data := fmt.Sprintf("# save %d\n", i) + poolConfig("round_robin", "", sets[(i+1)%2]...)
-		before := g.Current().Number
+		before := g.current().number
 		start := time.Now()
 		saveConfig(t, path, []byte(data), i%2 == 0)
 		select {
 		case rec := <-loaded:
 			took = append(took, time.Since(start))
-			if rec.Result != ResultApplied || g.Current().Number != before+1 {
-				t.Fatalf("save %d: record %+v, generation %d; want generation %d serving", i, rec, g.Current().Number, before+1)
+			if rec.Result != ResultApplied || g.current().number != before+1 {
+				t.Fatalf("save %d: record %+v, generation %d; want generation %d serving", i, rec, g.current().number, before+1)
 			}
 		case <-time.After(5 * time.Second):
 			t.Fatalf("save %d was not applied within 5s", i)

@@ -76,7 +76,7 @@ func TestWriteStatusTableOfRunningGateway(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(out.String(), "\n")
-	if !strings.HasPrefix(lines[0], "generation 1  hash "+shortHash(g.Current().Config.Hash)) {
+	if !strings.HasPrefix(lines[0], "generation 1  hash "+shortHash(g.current().cfg.Hash)) {
 		t.Errorf("header %q", lines[0])
 	}
 	if !strings.Contains(out.String(), "\npool p (round_robin)\nBACKEND ") || !strings.Contains(out.String(), b.URL+"  up ") {

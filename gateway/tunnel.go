@@ -17,24 +17,24 @@ import (
 // request goes out with its Upgrade intact, and after the backend's 101 the
 // client connection is hijacked and bytes are copied both ways until either
 // side closes. Any other answer is relayed as a normal response.
-func (g *Gateway) tunnel(ctx *fasthttp.RequestCtx, gen *Generation, pool *Pool) {
+func (g *Gateway) tunnel(ctx *fasthttp.RequestCtx, gen *generation, p *pool) {
 	h := &ctx.Request.Header
 	upgrade := string(h.Peek(fasthttp.HeaderUpgrade))
-	ex := acquireExchange(g, pool, ctx)
-	client := ex.prepare(ctx, gen.Config)
+	ex := acquireExchange(g, p, ctx)
+	client := ex.prepare(ctx, gen.cfg)
 	h.Set(fasthttp.HeaderConnection, "Upgrade")
 	h.Set(fasthttp.HeaderUpgrade, upgrade)
 
 	var tried uint64
-	for attempt := 0; attempt < len(pool.Backends); attempt++ {
-		i := pool.selector.pick(pool, client, tried)
+	for attempt := 0; attempt < len(p.backends); attempt++ {
+		i := p.selector.pick(p, client, tried)
 		if i < 0 {
 			break
 		}
-		b := pool.Backends[i]
+		b := p.backends[i]
 		conn, err := g.dialBackend(b)
 		if err != nil {
-			g.passiveFailure(pool, b, "connect failed")
+			g.passiveFailure(p, b, "connect failed")
 			if i >= 64 {
 				break
 			}
@@ -47,14 +47,14 @@ func (g *Gateway) tunnel(ctx *fasthttp.RequestCtx, gen *Generation, pool *Pool) 
 	ex.release()
 	if tried == 0 {
 		ctx.Response.Header.Set("Retry-After", "1")
-		g.refuse(ctx, pool, fasthttp.StatusServiceUnavailable, "no healthy backend for this route\n")
+		g.refuse(ctx, p, fasthttp.StatusServiceUnavailable, "no healthy backend for this route\n")
 		return
 	}
-	g.refuse(ctx, pool, fasthttp.StatusBadGateway, "no backend could be reached\n")
+	g.refuse(ctx, p, fasthttp.StatusBadGateway, "no backend could be reached\n")
 }
 
 // dialBackend opens a connection to b for a tunnel.
-func (g *Gateway) dialBackend(b *Backend) (net.Conn, error) {
+func (g *Gateway) dialBackend(b *backend) (net.Conn, error) {
 	c, err := fasthttp.DialTimeout(b.addr, b.timeout.connect)
 	if err != nil {
 		return nil, err
@@ -74,16 +74,16 @@ func (g *Gateway) dialBackend(b *Backend) (net.Conn, error) {
 
 // upgradeOn sends the upgrade request over conn and either tunnels (101) or
 // relays the backend's answer.
-func (g *Gateway) upgradeOn(ctx *fasthttp.RequestCtx, ex *exchange, b *Backend, conn net.Conn) {
+func (g *Gateway) upgradeOn(ctx *fasthttp.RequestCtx, ex *exchange, b *backend, conn net.Conn) {
 	b.acquire()
 	fail := func(status int, reason string, kind upstreamFailure) {
 		conn.Close()
 		b.release()
 		b.failures.Add(1)
 		g.passiveFailure(ex.pool, b, kind.String())
-		pool := ex.pool
+		p := ex.pool
 		ex.release()
-		g.refuse(ctx, pool, status, reason)
+		g.refuse(ctx, p, status, reason)
 	}
 	// Reads from the backend, the 101 and then the tunnel's downstream
 	// bytes, are cut off after responseHeaderTimeout of silence, as nginx's
