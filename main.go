@@ -11,6 +11,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -23,11 +24,11 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/gatewayhq/gateway/gateway"
+	"github.com/gatewayhq/gateway/gateway/adminclient"
 	"github.com/gatewayhq/gateway/gateway/config"
 	"github.com/gatewayhq/gateway/reload"
 	"github.com/urfave/cli/v2"
@@ -343,24 +344,15 @@ func statusCommand() *cli.Command {
 			&cli.BoolFlag{Name: "json", Usage: "print the raw /status JSON"},
 		},
 		Action: func(c *cli.Context) error {
-			addr := c.String("admin")
-			if !strings.Contains(addr, "://") {
-				addr = "http://" + addr
-			}
-			client := &http.Client{Timeout: 5 * time.Second}
-			resp, err := client.Get(addr + "/status")
+			body, err := adminclient.Status(c.Context, c.String("admin"))
 			if err != nil {
-				return cli.Exit(fmt.Sprintf("gateway status: %v (is the admin listener configured with `admin:`?)", err), 1)
-			}
-			defer resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				return cli.Exit(fmt.Sprintf("gateway status: %s answered %s", addr, resp.Status), 1)
+				return cli.Exit(fmt.Sprintf("gateway status: %v", err), 1)
 			}
 			if c.Bool("json") {
-				_, err := io.Copy(c.App.Writer, resp.Body)
+				_, err := c.App.Writer.Write(body)
 				return err
 			}
-			if err := gateway.WriteStatusTable(c.App.Writer, resp.Body); err != nil {
+			if err := adminclient.WriteStatusTable(c.App.Writer, bytes.NewReader(body)); err != nil {
 				return cli.Exit(fmt.Sprintf("gateway status: %v", err), 1)
 			}
 			return nil

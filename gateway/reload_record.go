@@ -76,7 +76,7 @@ func (g *Gateway) Reloads() []ReloadRecord {
 func (g *Gateway) record(r ReloadRecord) {
 	g.reloads.add(r)
 	g.metrics.reloaded(r)
-	attrs := []any{"trigger", r.Trigger, "hash", shortHash(r.Hash), "duration", r.Duration.Round(time.Microsecond)}
+	attrs := []any{"trigger", r.Trigger, "hash", ShortHash(r.Hash), "duration", r.Duration.Round(time.Microsecond)}
 	if r.Result == ResultApplied {
 		g.logger.Info("config applied", append(attrs, "generation", r.Generation,
 			"carried", r.Carried, "added", r.Added, "removed", r.Removed)...)
@@ -95,7 +95,9 @@ func hashOf(data []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func shortHash(h string) string {
+// ShortHash returns the first 12 hex digits of a config hash, the form the
+// gateway's logs and `gateway status` show.
+func ShortHash(h string) string {
 	if len(h) > 12 {
 		return h[:12]
 	}

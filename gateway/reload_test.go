@@ -391,7 +391,7 @@ func TestReloadZeroDropThroughWatcher(t *testing.T) {
 		select {
 		case rec := <-loaded:
 			if rec.Hash != hashOf(data) {
-				t.Fatalf("save %d: the watcher delivered content %s, want %s", i, shortHash(rec.Hash), shortHash(hashOf(data)))
+				t.Fatalf("save %d: the watcher delivered content %s, want %s", i, ShortHash(rec.Hash), ShortHash(hashOf(data)))
 			}
 		case <-time.After(5 * time.Second):
 			t.Fatalf("save %d was not loaded", i)
@@ -573,8 +573,8 @@ func TestReloadLoggedOnce(t *testing.T) {
 	logs.mu.Lock()
 	defer logs.mu.Unlock()
 	for _, r := range recs {
-		if n := logs.counts[shortHash(r.Hash)]; n != 1 {
-			t.Fatalf("the %s reload %s was logged %d times, want once", r.Result, shortHash(r.Hash), n)
+		if n := logs.counts[ShortHash(r.Hash)]; n != 1 {
+			t.Fatalf("the %s reload %s was logged %d times, want once", r.Result, ShortHash(r.Hash), n)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package gateway
+package adminclient
 
 import (
 	"encoding/json"
@@ -8,11 +8,14 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/gatewayhq/gateway/gateway"
 )
 
-// WriteStatusTable renders body, the JSON of a [StatusReport] as the admin
-// endpoint /status answers it, to w as the tables `gateway status` prints:
-// a line about the generation, the last reload, then each pool's backends.
+// WriteStatusTable renders body, the JSON of a [gateway.StatusReport] as
+// the admin endpoint /status answers it (see [Status]), to w as the tables
+// `gateway status` prints: a line about the generation, the last reload,
+// then each pool's backends.
 func WriteStatusTable(w io.Writer, body io.Reader) error {
 	return writeStatusTable(w, body, time.Now())
 }
@@ -20,7 +23,7 @@ func WriteStatusTable(w io.Writer, body io.Reader) error {
 // writeStatusTable is [WriteStatusTable] with the time that probe ages are
 // counted from.
 func writeStatusTable(w io.Writer, body io.Reader, now time.Time) error {
-	var r StatusReport
+	var r gateway.StatusReport
 	if err := json.NewDecoder(body).Decode(&r); err != nil {
 		return fmt.Errorf("decode the /status answer: %w", err)
 	}
@@ -30,7 +33,7 @@ func writeStatusTable(w io.Writer, body io.Reader, now time.Time) error {
 		out.WriteString("no config loaded")
 	} else {
 		fmt.Fprintf(&out, "generation %d  hash %s  loaded %s  from %s",
-			gen.Number, shortHash(gen.Hash), gen.LoadedAt.Format(time.RFC3339), gen.Source)
+			gen.Number, gateway.ShortHash(gen.Hash), gen.LoadedAt.Format(time.RFC3339), gen.Source)
 	}
 	if r.Ready {
 		out.WriteString("  (ready)\n")
@@ -60,7 +63,7 @@ func writeStatusTable(w io.Writer, body io.Reader, now time.Time) error {
 }
 
 // backendState is the STATE column: up, down, or ejected with its end.
-func backendState(b BackendStatus) string {
+func backendState(b gateway.BackendStatus) string {
 	if b.Ejected && b.EjectedUntil != nil {
 		return "ejected until " + b.EjectedUntil.Format(time.TimeOnly)
 	}
@@ -72,7 +75,7 @@ func backendState(b BackendStatus) string {
 
 // probeAge is the LAST-PROBE column: how long ago the last probe ran and
 // what it found, or "-" when none ran.
-func probeAge(b BackendStatus, now time.Time) string {
+func probeAge(b gateway.BackendStatus, now time.Time) string {
 	if b.LastProbe == nil {
 		return "-"
 	}

@@ -1,9 +1,7 @@
-package gateway
+package adminclient
 
 import (
 	"bytes"
-	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -65,39 +63,4 @@ func TestWriteStatusTableRejectsBadJSON(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "decode the /status answer") {
 		t.Fatalf("err = %v", err)
 	}
-}
-
-func TestWriteStatusTableOfRunningGateway(t *testing.T) {
-	b := startBackend(t, "a", nil)
-	g, _ := startGateway(t, withAdmin(poolConfig("round_robin", "", b.URL)))
-	_, body := adminGet(t, g, "/status")
-	var out bytes.Buffer
-	if err := WriteStatusTable(&out, strings.NewReader(body)); err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(out.String(), "\n")
-	if !strings.HasPrefix(lines[0], "generation 1  hash "+shortHash(g.current().cfg.Hash)) {
-		t.Errorf("header %q", lines[0])
-	}
-	if !strings.Contains(out.String(), "\npool p (round_robin)\nBACKEND ") || !strings.Contains(out.String(), b.URL+"  up ") {
-		t.Errorf("table:\n%s", out.String())
-	}
-}
-
-func ExampleWriteStatusTable() {
-	body := `{"generation": {"number": 1, "hash": "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae",
-	  "loadedAt": "2025-01-02T03:04:05Z", "source": "gateway.yaml"},
-	  "pools": [{"name": "default", "algorithm": "round_robin", "backends": [
-	    {"url": "http://localhost:5001", "healthy": true, "state": "up", "reason": "starting",
-	     "requests": 42, "carried": false, "lastProbe": null}]}],
-	  "ready": true}`
-	if err := WriteStatusTable(os.Stdout, strings.NewReader(body)); err != nil {
-		fmt.Println(err)
-	}
-	// Output:
-	// generation 1  hash 2c26b46b68ff  loaded 2025-01-02T03:04:05Z  from gateway.yaml  (ready)
-	//
-	// pool default (round_robin)
-	// BACKEND                STATE  REASON    IN-FLIGHT  REQUESTS  FAILS  LAST-PROBE  CARRIED
-	// http://localhost:5001  up     starting  0          42        0      -           no
 }

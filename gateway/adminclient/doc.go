@@ -1,0 +1,8 @@
+// Package adminclient talks to a running gateway's admin listener, the
+// address the config names in `admin`, and presents what it answers.
+//
+// [Status] fetches /status, the JSON of a [gateway.StatusReport], and
+// [WriteStatusTable] renders it as the tables `gateway status` prints. An
+// address is "host:port" or a URL such as "http://host:port"; each request
+// is bounded by 5 seconds, and an error says what failed and where.
+package adminclient
