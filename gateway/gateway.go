@@ -58,10 +58,6 @@ func New(opts Options) *Gateway {
 	return g
 }
 
-// current returns the generation being served, or nil before the first
-// config was applied.
-func (g *Gateway) current() *generation { return g.gen.Load() }
-
 // ShutdownTimeout returns how long [Gateway.Shutdown] should let requests
 // in flight finish: the shutdownTimeout of the config being served, which
 // holds its default when the file leaves it out. It returns 0 before a

@@ -57,6 +57,10 @@ func startGateway(t *testing.T, config string) (*Gateway, string) {
 	return g, "http://" + g.Addr()
 }
 
+// current returns the generation being served, or nil before the first
+// config was applied.
+func (g *Gateway) current() *generation { return g.gen.Load() }
+
 // poolConfig is a config with one pool of the given servers and health
 // checks off unless extra says otherwise.
 func poolConfig(algorithm string, extra string, servers ...string) string {
