@@ -200,7 +200,7 @@ func (d *decoder) servers(n *yaml.Node, path string, alg Algorithm) []ServerConf
 			allOK = false
 			continue
 		}
-		key := serverIdentity(s.URL)
+		key := CanonicalURL(s.URL)
 		if j, dup := seen[key]; dup {
 			d.add(item, itemPath(path, i), s.URL.String(), fmt.Sprintf("the same server as servers[%d]", j))
 			allOK = false

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
 	"strconv"
@@ -50,23 +51,29 @@ func parseServerURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// serverIdentity returns what makes two server URLs the same backend:
-// scheme, host and port, with the scheme's default port filled in and IP
-// addresses in canonical form.
-func serverIdentity(u *url.URL) string {
+// CanonicalURL returns the canonical spelling of a server URL,
+// "scheme://host:port": scheme and host lowercased, the scheme's default
+// port filled in, the port without leading zeros and an IP address in its
+// canonical form (an IPv4-mapped IPv6 address as IPv4, IPv6 in brackets).
+// Two server URLs with the same canonical spelling name the same server:
+// the duplicate check of a pool's servers compares them, and the gateway
+// identifies a pool's backend by it, so a reload that only respells a URL
+// keeps the backend.
+func CanonicalURL(u *url.URL) string {
+	scheme := strings.ToLower(u.Scheme)
 	host := strings.ToLower(u.Hostname())
 	if a, err := netip.ParseAddr(host); err == nil {
 		host = a.Unmap().String()
 	}
 	port := u.Port()
-	if port == "" {
-		port = "80"
-		if u.Scheme == "https" {
-			port = "443"
-		}
-	}
 	if n, err := strconv.Atoi(port); err == nil {
 		port = strconv.Itoa(n)
 	}
-	return u.Scheme + "://" + host + ":" + port
+	if port == "" {
+		port = "80"
+		if scheme == "https" {
+			port = "443"
+		}
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
 }
