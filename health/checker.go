@@ -27,10 +27,15 @@ type Checker struct {
 
 // NewChecker returns a Checker that probes with p under cfg (zero fields
 // take their defaults, see [CheckConfig.WithDefaults]) and records the
-// results in s. It applies cfg's thresholds to s with [Status.SetThresholds].
+// results in s. It applies cfg's thresholds to s with [Status.SetThresholds]
+// and forgets s's current run of consecutive results, so that only the new
+// Checker's probes move the verdict: a Checker that replaces a stopped one
+// on the same Status, with new settings, keeps a down backend down until
+// its own probes pass HealthyThreshold times in a row.
 func NewChecker(s *Status, p Prober, cfg CheckConfig) *Checker {
 	cfg = cfg.WithDefaults()
 	s.SetThresholds(cfg.HealthyThreshold, cfg.UnhealthyThreshold)
+	s.resetRun()
 	return &Checker{status: s, prober: p, cfg: cfg}
 }
 

@@ -50,6 +50,20 @@
 // the ejection ends its health is the active verdict again, which the
 // probes kept up to date meanwhile.
 //
+// # Changed settings
+//
+// Health belongs to the backend, not to the settings it is checked with. A
+// backend whose probe settings change keeps its Status: its [Checker] is
+// stopped and a new one made with [NewChecker], which keeps the verdict and
+// forgets the current run of results, so a down backend comes up only after
+// HealthyThreshold passes under the new settings. [Status.DisableActive]
+// turns the active verdict up for a backend whose probing was turned off,
+// and [Status.DisablePassive] ends the ejection of one whose passive health
+// was turned off. A change of the passive thresholds needs no call: the
+// failures in the window are kept and counted against the [PassiveConfig]
+// of the next [Status.ReportFailure], and an ejection in force runs its
+// course.
+//
 // # Transitions
 //
 // Every change of [Status.Healthy] is one transition: it increments

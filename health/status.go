@@ -13,8 +13,18 @@ const (
 	ejectedBit
 )
 
-// reasonStarting is the reason of a backend that has had no transition yet.
-const reasonStarting = "starting"
+// The reasons of the transitions that a change of settings causes.
+const (
+	// reasonStarting is the reason of a backend that has had no
+	// transition yet.
+	reasonStarting = "starting"
+	// reasonActiveOff is the reason of the transition up when active
+	// checks are turned off for a backend they held down.
+	reasonActiveOff = "active checks off"
+	// reasonPassiveOff is the reason of the transition up when passive
+	// health is turned off for a backend it had ejected.
+	reasonPassiveOff = "passive health off"
+)
 
 // Status is one backend's health: the active rise/fall verdict, a passive
 // failure window and an optional ejection. [Status.Healthy] is lock-free;
@@ -25,10 +35,10 @@ type Status struct {
 	// read without it.
 	state atomic.Uint32
 
-	name   string
 	logger *slog.Logger
 
 	mu            sync.Mutex
+	name          string
 	rise, fall    int
 	activeUp      bool
 	activeReason  string
@@ -94,8 +104,21 @@ func NewStatus(name string, logger *slog.Logger) *Status {
 	}
 }
 
-// Name returns the backend name s was made with.
-func (s *Status) Name() string { return s.name }
+// Name returns the backend's name: the one s was made with, or the last
+// one given to [Status.SetName].
+func (s *Status) Name() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.name
+}
+
+// SetName renames the backend in the records of its later transitions,
+// for a backend whose address is now written another way.
+func (s *Status) SetName(name string) {
+	s.mu.Lock()
+	s.name = name
+	s.mu.Unlock()
+}
 
 // Healthy reports whether the backend may receive traffic: the active
 // verdict is up and no ejection is in force. It is one atomic load.
@@ -118,6 +141,54 @@ func (s *Status) SetThresholds(healthy, unhealthy int) {
 	s.mu.Lock()
 	s.rise, s.fall = healthy, unhealthy
 	s.mu.Unlock()
+}
+
+// resetRun forgets the current run of consecutive probe results, so that
+// only results recorded from now on move the active verdict.
+func (s *Status) resetRun() {
+	s.mu.Lock()
+	s.passes, s.fails = 0, 0
+	s.mu.Unlock()
+}
+
+// DisableActive is for a backend whose active checks were turned off: its
+// active verdict is up again, and the run of probe results, the last probe
+// and its result are forgotten. The backend is then healthy unless it is
+// ejected; when that makes it healthy, the transition has the reason
+// "active checks off". Stop the backend's [Checker] first, or a probe it
+// still runs may record a result afterwards.
+func (s *Status) DisableActive() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.passes, s.fails = 0, 0
+	s.lastProbe, s.lastResult = time.Time{}, ""
+	if !s.activeUp {
+		s.activeUp, s.activeReason = true, reasonActiveOff
+		s.publish(reasonActiveOff, 0)
+	}
+}
+
+// DisablePassive is for a backend whose passive health was turned off: the
+// failures in its window are forgotten and an ejection in force ends. When
+// that makes the backend healthy, the transition has the reason "passive
+// health off".
+func (s *Status) DisablePassive() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failures, s.passiveCount = s.failures[:0], 0
+	if !s.ejected {
+		return
+	}
+	if s.ejectTimer != nil {
+		s.ejectTimer.Stop()
+		s.ejectTimer = nil
+	}
+	s.ejectSeq++
+	s.ejected, s.ejectedUntil = false, time.Time{}
+	if !s.activeUp {
+		s.reason = s.activeReason
+	}
+	s.publish(reasonPassiveOff, 0)
 }
 
 // Snapshot returns a copy of the current state.
