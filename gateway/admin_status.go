@@ -108,7 +108,7 @@ func (g *Gateway) Status() StatusReport {
 func backendStatus(b *backend, carried bool, weight int) BackendStatus {
 	snap := b.health.Snapshot()
 	s := BackendStatus{
-		URL:               b.url,
+		URL:               b.name(),
 		Healthy:           snap.Healthy,
 		State:             StateDown,
 		Reason:            snap.Reason,

@@ -15,7 +15,9 @@ func testPool(a config.Algorithm, weights ...int) *pool {
 	p := &pool{name: "p", algorithm: a}
 	for i, w := range weights {
 		url := fmt.Sprintf("http://b%d:80", i)
-		p.backends = append(p.backends, &backend{url: url, key: url, hash: fnv64([]byte(url)), health: health.NewStatus(url, nil)})
+		b := &backend{key: "p " + url, hash: fnv64([]byte(url)), health: health.NewStatus(url, nil)}
+		b.settings.Store(&backendSettings{url: url})
+		p.backends = append(p.backends, b)
 		p.weights = append(p.weights, w)
 		p.carried = append(p.carried, false)
 	}

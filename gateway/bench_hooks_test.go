@@ -31,21 +31,11 @@ func startInmemoryProxy(tb testing.TB, config string, handler fasthttp.RequestHa
 		backend.Serve(backendLn)
 	}()
 
-	g := New(Options{})
+	g := New(Options{DialContext: func(context.Context, string, string) (net.Conn, error) {
+		return backendLn.Dial()
+	}})
 	if _, err := g.Load("bench.yaml", []byte(config), TriggerStart); err != nil {
 		tb.Fatalf("load: %v", err)
-	}
-	for _, p := range g.current().pools {
-		for _, b := range p.backends {
-			// As backend.dial does, but to the in-memory backend.
-			b.client.Dial = func(string) (net.Conn, error) {
-				c, err := backendLn.Dial()
-				if err != nil {
-					return nil, err
-				}
-				return newDeadlineConn(c, b.timeout.read), nil
-			}
-		}
 	}
 	frontLn := fasthttputil.NewInmemoryListener()
 	frontDone := make(chan struct{})

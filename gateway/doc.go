@@ -29,12 +29,24 @@
 // them, is a generation, numbered from 1. The next generation is built
 // beside the running one and published with a single atomic store; a
 // request loads the generation once and finishes on it, however long it
-// takes. A backend whose address and settings did not change is carried
-// into the next generation with its health, counters, in-flight requests and
-// keep-alive connections; a new one starts up and is probed at once; one
-// that left the config stops probing and closes its idle connections when
-// its last request ends. A changed listen address is bound before anything
-// is published.
+// takes.
+//
+// A backend is one server of one pool, identified by the pool's name and
+// the server's [config.CanonicalURL], and nothing else: a server listed in
+// two pools is two backends, each with the health its own pool's checks
+// give it. Generations share backends. One that stays in the config is
+// carried into the next generation with its health, counters, in-flight
+// requests and keep-alive connections, also when the URL is only respelled
+// ("http://127.0.0.1:08080" is "http://127.0.0.1:8080"), and its pool's new
+// settings are applied to it in place: new probe settings restart its
+// checker without changing its verdict, new passive settings apply to its
+// next failure, a new response timeout to the next read of its open
+// connections, and only a new connect or idle timeout replaces its
+// connections, the old ones closing once unused. Requests read those
+// settings with single atomic loads and take no lock. A new backend starts up
+// and is probed at once; one that left the config stops probing and closes
+// its idle connections when its last request ends. A changed listen address
+// is bound before anything is published.
 //
 // # Requests
 //

@@ -20,14 +20,15 @@ import (
 // in-flight count, the metrics and the access log see the end of a streamed
 // response, not the end of the handler. Exchanges are pooled.
 type exchange struct {
-	g       *Gateway
-	pool    *pool
-	backend *backend
-	resp    *fasthttp.Response
-	body    io.Reader
-	start   time.Time
-	status  int
-	bytes   int64
+	g        *Gateway
+	pool     *pool
+	backend  *backend
+	upstream *upstream // what backend.acquire returned
+	resp     *fasthttp.Response
+	body     io.Reader
+	start    time.Time
+	status   int
+	bytes    int64
 
 	// What the access log needs, copied out of the request context, which
 	// is recycled when the handler returns.
@@ -66,7 +67,7 @@ func acquireExchange(g *Gateway, p *pool, ctx *fasthttp.RequestCtx) *exchange {
 // release returns ex to the pool.
 func (ex *exchange) release() {
 	ex.ctx, ex.stall, ex.deadline, ex.conn = nil, 0, coarseDeadline{}, nil
-	ex.g, ex.pool, ex.backend, ex.resp, ex.body = nil, nil, nil, nil, nil
+	ex.g, ex.pool, ex.backend, ex.upstream, ex.resp, ex.body = nil, nil, nil, nil, nil, nil
 	ex.status, ex.bytes = 0, 0
 	ex.method, ex.host, ex.path = ex.method[:0], ex.host[:0], ex.path[:0]
 	ex.limit = limitedReader{}
@@ -345,7 +346,7 @@ func (ex *exchange) Close() error {
 func (ex *exchange) finish() {
 	b := ex.backend
 	b.served.Add(1)
-	b.release()
+	b.release(ex.upstream)
 	ex.g.observe(ex)
 	fasthttp.ReleaseResponse(ex.resp)
 	ex.release()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -20,7 +21,8 @@ import (
 // so a request finishes on the generation it started with and none is
 // dropped.
 type Gateway struct {
-	logger *slog.Logger
+	logger   *slog.Logger
+	backends backendOptions
 
 	gen atomic.Pointer[generation]
 
@@ -44,6 +46,12 @@ type Gateway struct {
 type Options struct {
 	// Logger receives the gateway's logs; nil discards them.
 	Logger *slog.Logger
+	// DialContext, when set, opens the TCP connections to backends, for
+	// proxied requests and upgraded connections alike, as it does for an
+	// [net/http.Transport]; ctx ends at the pool's connectTimeout. When nil,
+	// the gateway dials TCP itself. Active health probes always dial on
+	// their own.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // New returns a gateway that serves nothing until the first successful
@@ -54,6 +62,7 @@ func New(opts Options) *Gateway {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	g := &Gateway{logger: logger, live: make(map[string]*backend), accessLog: new(accessLog)}
+	g.backends = backendOptions{logger: logger, dial: opts.DialContext}
 	g.metrics = newMetrics(g)
 	return g
 }
@@ -106,12 +115,14 @@ func (g *Gateway) LoadFile(path, trigger string) (ReloadRecord, error) {
 }
 
 // Apply builds the generation for cfg beside the running one and publishes
-// it. Backends whose identity did not change are carried over with their
-// health, counters, in-flight requests and connections; new ones start
-// fresh and are probed at once; those that left stop probing and close
-// their idle connections when their last request ends. A listen address
-// that changed is bound before anything is published, so a failure to bind
-// rejects the whole config.
+// it. A backend is its pool's name and its server's canonical URL
+// ([config.CanonicalURL]): one that stays in the config is carried over
+// with its health, counters, in-flight requests and keep-alive connections,
+// and takes its pool's new settings in place; new ones start fresh and are
+// probed at once; those that left stop probing and close their idle
+// connections when their last request ends. A listen address that changed
+// is bound before anything is published, so a failure to bind rejects the
+// whole config.
 func (g *Gateway) Apply(cfg *config.Config, trigger string) (ReloadRecord, error) {
 	return g.apply(cfg, trigger, time.Now())
 }
@@ -129,7 +140,7 @@ func (g *Gateway) apply(cfg *config.Config, trigger string, start time.Time) (Re
 		return reject(errors.New("the gateway is shutting down"))
 	}
 	prev := g.gen.Load()
-	gen, next, retired, stats := build(cfg, g.number+1, prev, g.live, g.logger)
+	gen, plan := build(cfg, g.number+1, prev, g.live, g.backends)
 
 	var ln *listener
 	if g.listener == nil || g.listener.changed(cfg) {
@@ -159,15 +170,8 @@ func (g *Gateway) apply(cfg *config.Config, trigger string, start time.Time) (Re
 	g.metrics.sync(gen)
 	g.swapAccessLog(logs)
 	g.gen.Store(gen)
-	for key, b := range next {
-		if _, carried := g.live[key]; !carried {
-			b.start()
-		}
-	}
-	g.live = next
-	for _, b := range retired {
-		b.retire()
-	}
+	g.live = plan.live
+	plan.commit()
 	if ln != nil {
 		old := g.listener
 		g.listener = ln
@@ -185,7 +189,7 @@ func (g *Gateway) apply(cfg *config.Config, trigger string, start time.Time) (Re
 	g.swapAdmin(admin)
 
 	rec.Generation, rec.Result, rec.Duration = gen.number, ResultApplied, time.Since(start)
-	rec.Carried, rec.Added, rec.Removed = stats.Carried, stats.Added, stats.Removed
+	rec.Carried, rec.Added, rec.Removed = plan.stats.Carried, plan.stats.Added, plan.stats.Removed
 	g.record(rec)
 	return rec, nil
 }

@@ -5,7 +5,6 @@ import (
 	"net"
 	"sync"
 	"syscall"
-	"time"
 )
 
 // A chunked response body comes from the backend in the chunks the
@@ -33,9 +32,9 @@ type waiter interface {
 }
 
 // newDeadlineConn wraps a backend connection made by the gateway's dialer
-// in a [deadlineConn] with deadlines of read (0: none) that can tell a
-// [waiter] when a read would wait.
-func newDeadlineConn(c net.Conn, read time.Duration) *deadlineConn {
+// in a [deadlineConn] with deadlines of the timeout read holds (0: none)
+// that can tell a [waiter] when a read would wait.
+func newDeadlineConn(c net.Conn, read *sharedTimeout) *deadlineConn {
 	dc := &deadlineConn{Conn: c, read: read}
 	dc.addr = backendAddr{Addr: c.RemoteAddr(), conn: dc}
 	if sc, ok := c.(syscall.Conn); ok {

@@ -66,6 +66,13 @@ func (c *chunkRecorder) received() int {
 	return c.data.Len()
 }
 
+// timeoutOf returns a [sharedTimeout] that holds d.
+func timeoutOf(d time.Duration) *sharedTimeout {
+	var t sharedTimeout
+	t.set(d)
+	return &t
+}
+
 func TestGatherJoinsWhatHasArrived(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the kernel is asked what a socket holds on Linux only")
@@ -76,7 +83,7 @@ func TestGatherJoinsWhatHasArrived(t *testing.T) {
 		t.Fatal(err)
 	}
 	far.Close()
-	dc := newDeadlineConn(near, time.Minute)
+	dc := newDeadlineConn(near, timeoutOf(time.Minute))
 	// Wait until the kernel holds the whole payload, so that no read waits.
 	for deadline := time.Now().Add(5 * time.Second); !dc.readable(); {
 		if time.Now().After(deadline) {
@@ -103,7 +110,7 @@ func TestGatherJoinsWhatHasArrived(t *testing.T) {
 // whole proxy, a chunked event stream being gathered too.
 func TestGatherWritesBeforeWaiting(t *testing.T) {
 	near, far := loopbackPair(t)
-	dc := newDeadlineConn(near, time.Minute)
+	dc := newDeadlineConn(near, timeoutOf(time.Minute))
 	ex := &exchange{body: pieceReader{bufio.NewReaderSize(dc, 4096), 1000}, conn: dc}
 	var rec chunkRecorder
 	done := make(chan error, 1)

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"bytes"
-	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -82,28 +81,51 @@ type carryStats struct {
 	Carried, Added, Removed int
 }
 
+// backendPlan is what a built generation does to the backends once it is
+// published; see [backendPlan.commit].
+type backendPlan struct {
+	// live is the set of backends the generation serves, by key.
+	live map[string]*backend
+	// added lists the new backends and carried the kept ones, with the
+	// settings to apply to them; retired lists those that left.
+	added   []*backend
+	carried []carriedBackend
+	retired []*backend
+	stats   carryStats
+}
+
+// carriedBackend is a backend a build kept, and the server and pool
+// config that it now serves under.
+type carriedBackend struct {
+	b      *backend
+	server config.ServerConfig
+	pool   *config.PoolConfig
+}
+
 // build makes the generation for cfg beside prev. Backends whose identity
-// is in live are reused, the others created; the returned map is the new
-// set of live backends and retired lists those that left the config. build
-// starts nothing and changes nothing that a running request can see.
-func build(cfg *config.Config, number uint64, prev *generation, live map[string]*backend, logger *slog.Logger) (g *generation, next map[string]*backend, retired []*backend, stats carryStats) {
-	g = &generation{number: number, cfg: cfg}
-	next = make(map[string]*backend)
+// ([backendKey]) is in live are kept, the others created; the plan returned
+// says what becomes of every backend once the generation is published.
+// build starts nothing and changes nothing that a running request can see.
+func build(cfg *config.Config, number uint64, prev *generation, live map[string]*backend, opts backendOptions) (*generation, *backendPlan) {
+	g := &generation{number: number, cfg: cfg}
+	plan := &backendPlan{live: make(map[string]*backend)}
 	for _, pc := range cfg.Pools {
 		p := &pool{name: pc.Name, algorithm: pc.Algorithm, on5xx: pc.Passive.On5xx}
 		for _, sc := range pc.Servers {
-			key := backendKey(sc.URL, pc)
-			b, seen := next[key]
+			key := backendKey(pc.Name, sc.URL)
+			b, seen := plan.live[key]
 			carried := false
 			if !seen {
 				if old, ok := live[key]; ok {
 					b, carried = old, true
-					stats.Carried++
+					plan.carried = append(plan.carried, carriedBackend{b: b, server: sc, pool: pc})
+					plan.stats.Carried++
 				} else {
-					b = newBackend(sc, pc, logger)
-					stats.Added++
+					b = newBackend(sc, pc, opts)
+					plan.added = append(plan.added, b)
+					plan.stats.Added++
 				}
-				next[key] = b
+				plan.live[key] = b
 			} else {
 				_, carried = live[key]
 			}
@@ -121,12 +143,27 @@ func build(cfg *config.Config, number uint64, prev *generation, live map[string]
 		g.routes = append(g.routes, route{host: []byte(rc.Host), prefix: []byte(rc.PathPrefix), pool: g.poolNamed(rc.Pool)})
 	}
 	for key, b := range live {
-		if _, ok := next[key]; !ok {
-			retired = append(retired, b)
-			stats.Removed++
+		if _, ok := plan.live[key]; !ok {
+			plan.retired = append(plan.retired, b)
+			plan.stats.Removed++
 		}
 	}
-	return g, next, retired, stats
+	return g, plan
+}
+
+// commit carries out the plan once its generation is published: the new
+// backends start probing, the kept ones take their new settings in place
+// ([backend.update]) and those that left are retired.
+func (plan *backendPlan) commit() {
+	for _, b := range plan.added {
+		b.start()
+	}
+	for _, c := range plan.carried {
+		c.b.update(c.server, c.pool)
+	}
+	for _, b := range plan.retired {
+		b.retire()
+	}
 }
 
 // continueRotation makes p's rotation go on from where old's stopped.

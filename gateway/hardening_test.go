@@ -528,10 +528,10 @@ func TestHardeningClientBodyFailuresSpareBackends(t *testing.T) {
 	}
 	for _, back := range g.current().pools[0].backends {
 		if !back.health.Healthy() {
-			t.Errorf("backend %s was ejected for the client's fault: %+v", back.url, back.health.Snapshot())
+			t.Errorf("backend %s was ejected for the client's fault: %+v", back.name(), back.health.Snapshot())
 		}
 		if n := back.failures.Load(); n != 0 {
-			t.Errorf("backend %s counted %d failures", back.url, n)
+			t.Errorf("backend %s counted %d failures", back.name(), n)
 		}
 	}
 	for _, r := range append(a.requests(), b.requests()...) {

@@ -13,8 +13,10 @@ import (
 // request path only adds to atomic counters that a [pool] reaches by
 // pointer; the [prometheus.Registry] reads them when it is scraped, through
 // a [metricsCollector]. Counters live in [requestStats] and
-// [latencyHistogram] objects kept by pool name and backend URL, so a reload
-// that keeps a backend keeps its counts.
+// [latencyHistogram] objects kept by pool name and backend identity
+// ([backendKey]), so a reload that keeps a backend keeps its counts, also
+// when it respells the backend's URL; the backend label is the URL as the
+// config being served spells it.
 type metrics struct {
 	g        *Gateway
 	registry *prometheus.Registry
@@ -37,8 +39,8 @@ type metrics struct {
 	lastSuccessNano atomic.Int64
 }
 
-// seriesKey names the labels pool and backend of a [requestStats]. The
-// backend is "" for the requests the gateway answered itself.
+// seriesKey identifies a [requestStats]: its pool, and the key of its
+// backend ([backendKey]), "" for the requests the gateway answered itself.
 type seriesKey struct {
 	pool, backend string
 }
@@ -46,9 +48,18 @@ type seriesKey struct {
 // series is one pool and backend the current generation serves, as a scrape
 // reports it. backend is nil for the pool's own refusals.
 type series struct {
-	seriesKey
+	pool    string
 	backend *backend
 	stats   *requestStats
+}
+
+// label returns the series' backend label: the backend's URL as the config
+// being served spells it, or "" for the pool's own refusals.
+func (s series) label() string {
+	if s.backend == nil {
+		return ""
+	}
+	return s.backend.name()
 }
 
 // poolStats is what a [pool] of a published generation counts into: one
@@ -126,7 +137,7 @@ func (m *metrics) sync(gen *generation) {
 			s = new(requestStats)
 		}
 		stats[key] = s
-		all = append(all, series{seriesKey: key, backend: b, stats: s})
+		all = append(all, series{pool: key.pool, backend: b, stats: s})
 		return s
 	}
 	for _, p := range gen.pools {
@@ -137,7 +148,7 @@ func (m *metrics) sync(gen *generation) {
 		latency[p.name] = h
 		ps := &poolStats{latency: h, refused: keep(seriesKey{pool: p.name}, nil)}
 		for _, b := range p.backends {
-			ps.backends = append(ps.backends, keep(seriesKey{pool: p.name, backend: b.url}, b))
+			ps.backends = append(ps.backends, keep(seriesKey{pool: p.name, backend: b.key}, b))
 		}
 		p.stats = ps
 	}

@@ -56,17 +56,18 @@ func (c metricsCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c metricsCollector) Collect(ch chan<- prometheus.Metric) {
 	m := c.m
 	all, latency := m.current()
-	collectRequests(ch, seriesKey{}, m.unrouted)
+	collectRequests(ch, "", "", m.unrouted)
 	for _, s := range all {
-		collectRequests(ch, s.seriesKey, s.stats)
+		label := s.label()
+		collectRequests(ch, s.pool, label, s.stats)
 		if b := s.backend; b != nil {
 			healthy := 0.0
 			if b.health.Healthy() {
 				healthy = 1
 			}
-			ch <- prometheus.MustNewConstMetric(descHealthy, prometheus.GaugeValue, healthy, s.pool, s.seriesKey.backend)
-			ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(b.inFlight.Load()), s.pool, s.seriesKey.backend)
-			ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, float64(b.failures.Load()), s.pool, s.seriesKey.backend)
+			ch <- prometheus.MustNewConstMetric(descHealthy, prometheus.GaugeValue, healthy, s.pool, label)
+			ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(b.inFlight.Load()), s.pool, label)
+			ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, float64(b.failures.Load()), s.pool, label)
 		}
 	}
 	collectLatency(ch, "", m.unroutedLatency)
@@ -90,12 +91,12 @@ func (c metricsCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descUpgraded, prometheus.GaugeValue, float64(m.g.openTunnels()))
 }
 
-// collectRequests sends one gateway_requests_total series for every status
-// code s has counted.
-func collectRequests(ch chan<- prometheus.Metric, key seriesKey, s *requestStats) {
+// collectRequests sends one gateway_requests_total series, labelled pool
+// and backend, for every status code s has counted.
+func collectRequests(ch chan<- prometheus.Metric, pool, backend string, s *requestStats) {
 	for code := range s.byCode {
 		if n := s.byCode[code].Load(); n > 0 {
-			ch <- prometheus.MustNewConstMetric(descRequests, prometheus.CounterValue, float64(n), key.pool, key.backend, strconv.Itoa(code))
+			ch <- prometheus.MustNewConstMetric(descRequests, prometheus.CounterValue, float64(n), pool, backend, strconv.Itoa(code))
 		}
 	}
 }

@@ -27,7 +27,7 @@ func (g *Gateway) observe(ex *exchange) {
 			start: ex.start, duration: d, client: ex.client,
 			method: ex.method, host: ex.host, path: ex.path,
 			status: ex.status, bytes: bytes,
-			pool: ex.pool.name, backend: ex.backend.url,
+			pool: ex.pool.name, backend: ex.backend.name(),
 		})
 	}
 }

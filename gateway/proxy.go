@@ -69,16 +69,17 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, ex *exchange, p *pool, clien
 		}
 		b := p.backends[i]
 		resp := fasthttp.AcquireResponse()
-		b.acquire()
-		err := b.client.Do(req, resp)
+		u := b.acquire()
+		err := u.client.Do(req, resp)
 		if err == nil {
 			if resp.StatusCode() >= 500 && p.on5xx {
 				g.passiveFailure(p, b, "status "+statusText(resp.StatusCode()))
 			}
+			ex.upstream = u
 			ex.relay(ctx, b, resp)
 			return
 		}
-		b.release()
+		b.release(u)
 		fasthttp.ReleaseResponse(resp)
 		if status, reason := ex.uploadFailure(); status != 0 {
 			// The client's body broke the round trip: not the backend's fault.
@@ -102,7 +103,7 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, ex *exchange, p *pool, clien
 			// A backend that restarted leaves every pooled connection to it
 			// dead, more than the client's own retry gets through: drop
 			// them, and let b be picked again on a fresh connection.
-			b.client.CloseIdleConnections()
+			u.client.CloseIdleConnections()
 			flushed = true
 			continue
 		}
@@ -123,11 +124,12 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, ex *exchange, p *pool, clien
 // passiveFailure counts a failed exchange with b towards its passive
 // ejection, and ejects it when p keeps another healthy backend.
 func (g *Gateway) passiveFailure(p *pool, b *backend, reason string) {
-	if b.passive.MaxFails <= 0 {
+	passive := b.settings.Load().passive
+	if passive.MaxFails <= 0 {
 		return
 	}
-	if b.health.ReportFailure(time.Now(), b.passive) && p.healthyOtherThan(b) {
-		b.health.Eject(b.passive.EjectFor, b.passive.Reason()+", the last: "+reason)
+	if b.health.ReportFailure(time.Now(), passive) && p.healthyOtherThan(b) {
+		b.health.Eject(passive.EjectFor, passive.Reason()+", the last: "+reason)
 	}
 }
 

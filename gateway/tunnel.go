@@ -55,13 +55,14 @@ func (g *Gateway) tunnel(ctx *fasthttp.RequestCtx, gen *generation, p *pool) {
 
 // dialBackend opens a connection to b for a tunnel.
 func (g *Gateway) dialBackend(b *backend) (net.Conn, error) {
-	c, err := fasthttp.DialTimeout(b.addr, b.timeout.connect)
+	u := b.upstream.Load()
+	c, err := u.dialTCP(b.addr)
 	if err != nil {
 		return nil, err
 	}
-	if b.client.IsTLS {
-		tc := tls.Client(c, b.client.TLSConfig)
-		tc.SetDeadline(time.Now().Add(b.timeout.connect))
+	if u.tls != nil {
+		tc := tls.Client(c, u.tls)
+		tc.SetDeadline(time.Now().Add(u.connect))
 		if err := tc.Handshake(); err != nil {
 			c.Close()
 			return nil, err
@@ -75,10 +76,10 @@ func (g *Gateway) dialBackend(b *backend) (net.Conn, error) {
 // upgradeOn sends the upgrade request over conn and either tunnels (101) or
 // relays the backend's answer.
 func (g *Gateway) upgradeOn(ctx *fasthttp.RequestCtx, ex *exchange, b *backend, conn net.Conn) {
-	b.acquire()
+	ex.upstream = b.acquire()
 	fail := func(status int, reason string, kind upstreamFailure) {
 		conn.Close()
-		b.release()
+		b.release(ex.upstream)
 		b.failures.Add(1)
 		g.passiveFailure(ex.pool, b, kind.String())
 		p := ex.pool
@@ -88,10 +89,9 @@ func (g *Gateway) upgradeOn(ctx *fasthttp.RequestCtx, ex *exchange, b *backend, 
 	// Reads from the backend, the 101 and then the tunnel's downstream
 	// bytes, are cut off after responseHeaderTimeout of silence, as nginx's
 	// proxy_read_timeout closes a silent WebSocket.
-	upstream := conn
-	if d := b.timeout.read; d > 0 {
+	upstream := &deadlineConn{Conn: conn, read: &b.read}
+	if d := b.read.get(); d > 0 {
 		conn.SetWriteDeadline(time.Now().Add(d))
-		upstream = &deadlineConn{Conn: conn, read: d}
 	}
 	bw := bufio.NewWriter(conn)
 	if err := ctx.Request.Write(bw); err != nil {
@@ -155,7 +155,7 @@ func (g *Gateway) upgradeOn(ctx *fasthttp.RequestCtx, ex *exchange, b *backend, 
 func (ex *exchange) finishTunnel() {
 	b := ex.backend
 	b.served.Add(1)
-	b.release()
+	b.release(ex.upstream)
 	ex.g.observe(ex)
 	ex.release()
 }
