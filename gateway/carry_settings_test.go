@@ -455,3 +455,32 @@ func TestCarryProbingOffBringsDownBackendUp(t *testing.T) {
 	}
 	getN(t, &http.Client{}, base+"/", 2, "a")
 }
+
+func TestRotationContinuesAcrossSettingsChange(t *testing.T) {
+	urls := map[string]string{}
+	for _, name := range []string{"a", "b", "c"} {
+		urls[name] = startBackend(t, name, nil).URL
+	}
+	tests := []struct {
+		algorithm    string
+		servers      string
+		served, next string
+	}{
+		{"round_robin", "a b c", "a", "bcabc"},
+		{"weighted_round_robin", "a:3 b:1", "aa", "baaaba"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.algorithm, func(t *testing.T) {
+			servers := rotationServers(urls, tt.servers)
+			g, base := startGateway(t, poolConfig(tt.algorithm, "    connectTimeout: 2s\n", servers...))
+			client := &http.Client{}
+			if got := sequence(t, client, base+"/", len(tt.served)); got != tt.served {
+				t.Fatalf("before the reload served %q, want %q", got, tt.served)
+			}
+			reloadOK(t, g, poolConfig(tt.algorithm, "    connectTimeout: 3s\n    passive: {maxFails: 5}\n", servers...))
+			if got := sequence(t, client, base+"/", len(tt.next)); got != tt.next {
+				t.Fatalf("after a reload that changed only settings served %q, want %q", got, tt.next)
+			}
+		})
+	}
+}
