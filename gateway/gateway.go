@@ -47,10 +47,10 @@ type Options struct {
 	// Logger receives the gateway's logs; nil discards them.
 	Logger *slog.Logger
 	// DialContext, when set, opens the TCP connections to backends, for
-	// proxied requests and upgraded connections alike, as it does for an
-	// [net/http.Transport]; ctx ends at the pool's connectTimeout. When nil,
-	// the gateway dials TCP itself. Active health probes always dial on
-	// their own.
+	// proxied requests and upgraded connections alike, as the field of the
+	// same name does for a [net/http.Transport]; ctx ends at the pool's
+	// connectTimeout. When nil, the gateway dials TCP itself. Active health
+	// probes always dial on their own.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 

@@ -46,7 +46,8 @@
 // Decode accepts only what it understands. Unknown keys are problems, with a
 // "did you mean" when a known key is close; so are duplicate keys, values of
 // the wrong type, null values, booleans not written as true or false, server
-// URLs with a path, query or user info, duplicate servers, routes to pools
+// URLs with a path, query or user info, duplicate servers (two URLs with
+// the same [CanonicalURL] in one pool), routes to pools
 // that do not exist, and routes that an earlier route makes unreachable.
 //
 // Decode does not stop at the first problem: it reports every one it finds,
