@@ -112,6 +112,22 @@ func TestCLIValidateReportsEveryProblem(t *testing.T) {
 	}
 }
 
+// TestCLIValidateNamesUnreadableFileOnce checks that a file validate
+// cannot read is one problem that names the file once.
+func TestCLIValidateNamesUnreadableFileOnce(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing.yaml")
+	for _, tt := range []struct{ path, want string }{
+		{missing, missing + ": cannot read: no such file or directory\n"},
+		{dir, dir + ": cannot read: is a directory\n"},
+	} {
+		out, code := runGateway(t, "validate", tt.path)
+		if code != 1 || out != tt.want {
+			t.Errorf("validate %s: exit %d, output %q; want 1 and %q", tt.path, code, out, tt.want)
+		}
+	}
+}
+
 func TestCLIRunRefusesInvalidConfig(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.json")
