@@ -32,6 +32,11 @@ type Gateway struct {
 	retired  []*listener // earlier listeners whose connections still run
 	closed   bool
 
+	// runningHash is the hash of the content last found to be the running
+	// config: the bytes a generation was built from, or equal bytes a
+	// reload found unchanged.
+	runningHash atomic.Pointer[string]
+
 	reloads   reloadLog
 	tunnels   tunnelSet
 	accessLog *accessLog
@@ -69,6 +74,17 @@ func (g *Gateway) ShutdownTimeout() time.Duration {
 	return 0
 }
 
+// RunningHash returns the hash of the config content that runs: the bytes
+// the generation being served was built from or, after a reload found
+// other bytes to be the same config, those. It is "" before a config was
+// applied.
+func (g *Gateway) RunningHash() string {
+	if h := g.runningHash.Load(); h != nil {
+		return *h
+	}
+	return ""
+}
+
 // Triggers name what caused a reload in its [ReloadRecord].
 const (
 	TriggerStart  = "start"
@@ -84,7 +100,7 @@ func (g *Gateway) Load(source string, data []byte, trigger string) (ReloadRecord
 	start := time.Now()
 	cfg, err := config.Decode(source, data)
 	if err != nil {
-		rec := ReloadRecord{Hash: hashOf(data), Trigger: trigger, Time: start, Result: ResultRejected, Error: err.Error()}
+		rec := ReloadRecord{Hash: config.Hash(data), Trigger: trigger, Time: start, Result: ResultRejected, Error: err.Error()}
 		rec.Duration = time.Since(start)
 		g.record(rec)
 		return rec, err
@@ -98,11 +114,16 @@ func (g *Gateway) Load(source string, data []byte, trigger string) (ReloadRecord
 func (g *Gateway) LoadFile(path, trigger string) (ReloadRecord, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		rec := ReloadRecord{Trigger: trigger, Time: time.Now(), Result: ResultRejected, Error: err.Error()}
-		g.record(rec)
-		return rec, err
+		return g.readFailed(err, trigger), err
 	}
 	return g.Load(path, data, trigger)
+}
+
+// readFailed records an attempt whose file could not be read.
+func (g *Gateway) readFailed(err error, trigger string) ReloadRecord {
+	rec := ReloadRecord{Trigger: trigger, Time: time.Now(), Result: ResultRejected, Error: err.Error()}
+	g.record(rec)
+	return rec
 }
 
 // Apply builds the generation for cfg beside the running one and publishes
@@ -111,7 +132,8 @@ func (g *Gateway) LoadFile(path, trigger string) (ReloadRecord, error) {
 // fresh and are probed at once; those that left stop probing and close
 // their idle connections when their last request ends. A listen address
 // that changed is bound before anything is published, so a failure to bind
-// rejects the whole config.
+// rejects the whole config. A config equal to the running one (see
+// [config.Config.Equal]) builds nothing and is recorded as unchanged.
 func (g *Gateway) Apply(cfg *config.Config, trigger string) (ReloadRecord, error) {
 	return g.apply(cfg, trigger, time.Now())
 }
@@ -129,6 +151,12 @@ func (g *Gateway) apply(cfg *config.Config, trigger string, start time.Time) (Re
 		return reject(errors.New("the gateway is shutting down"))
 	}
 	prev := g.gen.Load()
+	if prev != nil && prev.cfg.Equal(cfg) {
+		g.runningHash.Store(&cfg.Hash)
+		rec.Generation, rec.Result, rec.Duration = prev.number, ResultUnchanged, time.Since(start)
+		g.record(rec)
+		return rec, nil
+	}
 	gen, next, retired, stats := build(cfg, g.number+1, prev, g.live, g.logger)
 
 	var ln *listener
@@ -159,6 +187,7 @@ func (g *Gateway) apply(cfg *config.Config, trigger string, start time.Time) (Re
 	g.metrics.sync(gen)
 	g.swapAccessLog(logs)
 	g.gen.Store(gen)
+	g.runningHash.Store(&cfg.Hash)
 	for key, b := range next {
 		if _, carried := g.live[key]; !carried {
 			b.start()

@@ -24,13 +24,13 @@ var (
 		"Requests the backend could not answer: connect failures, resets and timeouts.",
 		[]string{"pool", "backend"}, nil)
 	descReloads = prometheus.NewDesc("gateway_config_reloads_total",
-		"Config load attempts, by result: applied or rejected.",
-		[]string{"result"}, nil)
+		"Reload attempts, by trigger (start, watch, signal) and result (applied, rejected, unchanged).",
+		[]string{"trigger", "result"}, nil)
 	descLastReloadOK = prometheus.NewDesc("gateway_config_last_reload_successful",
-		"Whether the last config load attempt was applied (1) or rejected (0).",
+		"Whether the last attempt to load the config file was applied or unchanged (1) or rejected (0).",
 		nil, nil)
 	descLastSuccess = prometheus.NewDesc("gateway_config_last_reload_success_timestamp_seconds",
-		"Unix time of the last config that was applied.",
+		"Unix time of the last attempt to load the config file that was applied or unchanged.",
 		nil, nil)
 	descGeneration = prometheus.NewDesc("gateway_config_generation",
 		"Number of the generation being served; 0 before the first config.",
@@ -74,8 +74,9 @@ func (c metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		collectLatency(ch, pool, h)
 	}
 
-	ch <- prometheus.MustNewConstMetric(descReloads, prometheus.CounterValue, float64(m.reloadsApplied.Load()), ResultApplied)
-	ch <- prometheus.MustNewConstMetric(descReloads, prometheus.CounterValue, float64(m.reloadsRejected.Load()), ResultRejected)
+	for k, n := range m.reloadCounts() {
+		ch <- prometheus.MustNewConstMetric(descReloads, prometheus.CounterValue, float64(n), k.trigger, k.result)
+	}
 	ok := 0.0
 	if m.lastReloadOK.Load() {
 		ok = 1

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatewayhq/gateway/gateway/config"
 	"github.com/gatewayhq/gateway/reload"
 )
 
@@ -135,6 +136,11 @@ func (e *reloadExpectation) next(step reloadStep, urls map[string]string, nonce 
 			servers = append(servers, urls[n])
 		}
 		data = poolConfig("round_robin", "", servers...)
+		if slices.Equal(names, e.running) {
+			// The running config again: nothing to build.
+			e.want = append(e.want, ReloadRecord{Result: ResultUnchanged, Generation: e.number})
+			return e.hash(data, nonce)
+		}
 		rec := ReloadRecord{Result: ResultApplied, Generation: e.number + 1}
 		for _, n := range names {
 			if slices.Contains(e.running, n) {
@@ -150,10 +156,16 @@ func (e *reloadExpectation) next(step reloadStep, urls map[string]string, nonce 
 	} else {
 		e.want = append(e.want, ReloadRecord{Result: ResultRejected})
 	}
+	return e.hash(data, nonce)
+}
+
+// hash prefixes data with nonce as a comment, when not empty, and sets the
+// hash of the last record expected.
+func (e *reloadExpectation) hash(data, nonce string) []byte {
 	if nonce != "" {
 		data = "# " + nonce + "\n" + data
 	}
-	e.want[len(e.want)-1].Hash = hashOf([]byte(data))
+	e.want[len(e.want)-1].Hash = config.Hash([]byte(data))
 	return []byte(data)
 }
 
@@ -390,8 +402,8 @@ func TestReloadZeroDropThroughWatcher(t *testing.T) {
 		saveConfig(t, path, data, i%2 == 0)
 		select {
 		case rec := <-loaded:
-			if rec.Hash != hashOf(data) {
-				t.Fatalf("save %d: the watcher delivered content %s, want %s", i, ShortHash(rec.Hash), ShortHash(hashOf(data)))
+			if rec.Hash != config.Hash(data) {
+				t.Fatalf("save %d: the watcher delivered content %s, want %s", i, ShortHash(rec.Hash), ShortHash(config.Hash(data)))
 			}
 		case <-time.After(5 * time.Second):
 			t.Fatalf("save %d was not loaded", i)
@@ -659,5 +671,79 @@ func TestReloadLatencyThroughWatcher(t *testing.T) {
 	t.Logf("save to serving over %d saves: p50 %v, p99 %v (debounce %v)", saves, p50, p99, reload.DefaultDebounce)
 	if p99 > 250*time.Millisecond {
 		t.Fatalf("p99 reload latency %v, want at most 250ms; all: %v", p99, took)
+	}
+}
+
+// TestReloadUnchanged checks that a config equal to the running one,
+// whether its bytes are the same or only its comments and layout differ,
+// builds no generation, is recorded as unchanged, and that a success
+// after a rejection is a success again.
+func TestReloadUnchanged(t *testing.T) {
+	a := startBackend(t, "a", nil)
+	cfg := withAdmin(poolConfig("round_robin", "", a.URL))
+	g, _ := startGateway(t, cfg)
+	running := g.current()
+	if _, err := g.Load("test.yaml", []byte("listen: [\n"), TriggerWatch); err == nil {
+		t.Fatal("a broken config was applied")
+	}
+	for _, tt := range []struct {
+		name, text, trigger string
+	}{
+		{"the same bytes", cfg, TriggerSignal},
+		{"a comment", "# the only pool\n" + cfg, TriggerWatch},
+		{"another layout", strings.ReplaceAll(cfg, ": ", ":  "), TriggerWatch},
+	} {
+		rec, err := g.Load("test.yaml", []byte(tt.text), tt.trigger)
+		if err != nil || rec.Result != ResultUnchanged || rec.Generation != running.number || rec.Hash != config.Hash([]byte(tt.text)) {
+			t.Fatalf("%s: record %+v, %v; want unchanged, generation %d", tt.name, rec, err, running.number)
+		}
+		if g.current() != running {
+			t.Fatalf("%s: a new generation was published", tt.name)
+		}
+		if got := g.RunningHash(); got != rec.Hash {
+			t.Fatalf("%s: the running hash is %s, want the new bytes' %s", tt.name, ShortHash(got), ShortHash(rec.Hash))
+		}
+		if st := adminStatus(t, g); st.Generation.Hash != rec.Hash || st.LastReload == nil || st.LastReload.Result != ResultUnchanged {
+			t.Fatalf("%s: /status says hash %s, last reload %+v", tt.name, ShortHash(st.Generation.Hash), st.LastReload)
+		}
+		wantMetric(t, scrape(t, g), 1, "gateway_config_last_reload_successful")
+	}
+}
+
+// TestReloadHistoryPerSource checks that /reloads keeps the last 20 records
+// of each source, merged oldest first, and that only the config file's
+// records say whether the last reload succeeded.
+func TestReloadHistoryPerSource(t *testing.T) {
+	a := startBackend(t, "a", nil)
+	g, _ := startGateway(t, withAdmin(poolConfig("round_robin", "", a.URL)))
+	start := time.Now()
+	at := func(i int) time.Time { return start.Add(time.Duration(i) * time.Millisecond) }
+	for i := range 30 {
+		g.record(ReloadRecord{Trigger: TriggerWatch, Result: ResultUnchanged, Time: at(2 * i)})
+	}
+	for i := range 3 {
+		g.record(ReloadRecord{Trigger: "certificate", Result: ResultRejected, Error: "bad key", Time: at(2*i + 1)})
+	}
+	got := g.Reloads()
+	if len(got) != reloadHistory+3 {
+		t.Fatalf("%d records, want %d of the config file and 3 certificates", len(got), reloadHistory)
+	}
+	certificates := 0
+	for i, r := range got {
+		if i > 0 && r.Time.Before(got[i-1].Time) {
+			t.Fatalf("record %d (%v) is older than the one before it (%v)", i, r.Time, got[i-1].Time)
+		}
+		if r.Trigger == "certificate" {
+			certificates++
+		}
+	}
+	if certificates != 3 || !got[0].Time.Equal(at(1)) || !got[len(got)-1].Time.Equal(at(58)) {
+		t.Fatalf("%d certificate records, first at %v, last at %v", certificates, got[0].Time.Sub(start), got[len(got)-1].Time.Sub(start))
+	}
+	fams := scrape(t, g)
+	wantMetric(t, fams, 1, "gateway_config_last_reload_successful")
+	wantMetric(t, fams, 3, "gateway_config_reloads_total", "trigger", "certificate", "result", "rejected")
+	if st := adminStatus(t, g); st.LastReload == nil || st.LastReload.Trigger != TriggerWatch {
+		t.Fatalf("/status's last reload is %+v, want the config file's", st.LastReload)
 	}
 }
