@@ -287,6 +287,11 @@ func TestAdminRebindsOnReload(t *testing.T) {
 	if code, _ := adminGet(t, g, "/healthz"); code != 200 {
 		t.Errorf("the new admin listener answered %d", code)
 	}
+	// The old address answers until its clients have gone, then closes.
+	if code, _ := get(t, &http.Client{}, "http://"+first+"/healthz"); code != 200 {
+		t.Errorf("the retiring admin address answered %d", code)
+	}
+	waitRetired(t, g.adminDoor)
 	if !refused(first) {
 		t.Errorf("the old admin listener %s still accepts", first)
 	}
@@ -295,9 +300,21 @@ func TestAdminRebindsOnReload(t *testing.T) {
 	if got := g.AdminAddr(); got != "" {
 		t.Fatalf("AdminAddr = %q after the admin key was removed", got)
 	}
+	waitRetired(t, g.adminDoor)
 	if !refused(next) {
 		t.Errorf("the admin listener %s still accepts after its key was removed", next)
 	}
+}
+
+// waitRetired waits until every socket e retired has closed. It does not
+// connect, which would keep a retiring socket open.
+func waitRetired(t *testing.T, e *entrance) {
+	t.Helper()
+	waitUntil(t, "the retiring sockets to close", func() bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return len(e.retiring) == 0
+	})
 }
 
 func TestAdminBindFailureRejectsReload(t *testing.T) {

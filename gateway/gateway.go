@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 	"sync"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatewayhq/gateway/gateway/config"
+	"github.com/valyala/fasthttp"
 )
 
 // Gateway is a running reverse proxy. What one config produces, its pools,
@@ -30,7 +30,21 @@ type Gateway struct {
 	number   uint64
 	listener *listener
 	retired  []*listener // earlier listeners whose connections still run
-	closed   bool
+	admin    *adminServer
+	// listenAddr and adminAddr are the addresses the running config
+	// names.
+	listenAddr, adminAddr string
+	closed                bool
+
+	// public and adminDoor are where clients and operators come in: the
+	// sockets of the listen and admin addresses, which outlive the servers
+	// in front of them.
+	public    *entrance
+	adminDoor *entrance
+	// stopping is cancelled when Shutdown ends, to stop what retiring
+	// servers still wait for.
+	stopping     context.Context
+	stopRetiring context.CancelFunc
 
 	// runningHash is the hash of the content last found to be the running
 	// config: the bytes a generation was built from, or equal bytes a
@@ -40,7 +54,6 @@ type Gateway struct {
 	reloads   reloadLog
 	tunnels   tunnelSet
 	accessLog *accessLog
-	admin     *adminServer
 	metrics   *metrics
 	draining  atomic.Bool
 }
@@ -60,6 +73,10 @@ func New(opts Options) *Gateway {
 	}
 	g := &Gateway{logger: logger, live: make(map[string]*backend), accessLog: new(accessLog)}
 	g.metrics = newMetrics(g)
+	g.public = newEntrance("listen", logger, new(connLimit))
+	g.public.onRefuse = func() { g.metrics.unrouted.count(fasthttp.StatusServiceUnavailable) }
+	g.adminDoor = newEntrance("admin", logger, nil)
+	g.stopping, g.stopRetiring = context.WithCancel(context.Background())
 	return g
 }
 
@@ -130,10 +147,11 @@ func (g *Gateway) readFailed(err error, trigger string) ReloadRecord {
 // it. Backends whose identity did not change are carried over with their
 // health, counters, in-flight requests and connections; new ones start
 // fresh and are probed at once; those that left stop probing and close
-// their idle connections when their last request ends. A listen address
-// that changed is bound before anything is published, so a failure to bind
-// rejects the whole config. A config equal to the running one (see
-// [config.Config.Equal]) builds nothing and is recorded as unchanged.
+// their idle connections when their last request ends. New listen and
+// admin addresses are bound, and a new access log opened, before anything
+// is published, so a failure rejects the whole config. A config equal to
+// the running one (see [config.Config.Equal]) builds nothing and is
+// recorded as unchanged.
 func (g *Gateway) Apply(cfg *config.Config, trigger string) (ReloadRecord, error) {
 	return g.apply(cfg, trigger, time.Now())
 }
@@ -157,35 +175,15 @@ func (g *Gateway) apply(cfg *config.Config, trigger string, start time.Time) (Re
 		g.record(rec)
 		return rec, nil
 	}
-	gen, next, retired, stats := build(cfg, g.number+1, prev, g.live, g.logger)
-
-	var ln *listener
-	if g.listener == nil || g.listener.changed(cfg) {
-		var err error
-		if ln, err = g.listen(cfg); err != nil {
-			return reject(fmt.Errorf("%s: listen: %w", cfg.Source, err))
-		}
-	}
-	logs, err := g.prepareAccessLog(cfg)
+	st, err := g.stage(cfg, g.plan(cfg))
 	if err != nil {
-		if ln != nil {
-			ln.close(g.listener)
-		}
 		return reject(err)
 	}
-	admin, err := g.prepareAdmin(cfg)
-	if err != nil {
-		if ln != nil {
-			ln.close(g.listener)
-		}
-		g.discardAccessLog(logs)
-		return reject(fmt.Errorf("%s: admin: %w", cfg.Source, err))
-	}
+	gen, next, retired, stats := build(cfg, g.number+1, prev, g.live, g.logger)
 
 	g.number++
 	gen.loadedAt = time.Now()
 	g.metrics.sync(gen)
-	g.swapAccessLog(logs)
 	g.gen.Store(gen)
 	g.runningHash.Store(&cfg.Hash)
 	for key, b := range next {
@@ -197,21 +195,7 @@ func (g *Gateway) apply(cfg *config.Config, trigger string, start time.Time) (Re
 	for _, b := range retired {
 		b.retire()
 	}
-	if ln != nil {
-		old := g.listener
-		g.listener = ln
-		ln.start()
-		if old != nil {
-			old.stopAccepting(ln)
-			g.retired = append(stillServing(g.retired), old)
-			if old.cfg.addr != ln.cfg.addr {
-				g.logger.Info("listener moved", "listen", ln.view.Addr().String(), "from", old.view.Addr().String())
-			} else {
-				g.logger.Info("listener settings changed; the socket is kept", "listen", ln.view.Addr().String())
-			}
-		}
-	}
-	g.swapAdmin(admin)
+	g.commit(st, cfg)
 
 	rec.Generation, rec.Result, rec.Duration = gen.number, ResultApplied, time.Since(start)
 	rec.Carried, rec.Added, rec.Removed = stats.Carried, stats.Added, stats.Removed
@@ -222,12 +206,7 @@ func (g *Gateway) apply(cfg *config.Config, trigger string, start time.Time) (Re
 // Addr returns the address the public listener is bound to, or "" when
 // there is none.
 func (g *Gateway) Addr() string {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.listener == nil {
-		return ""
-	}
-	return g.listener.view.Addr().String()
+	return g.public.addr()
 }
 
 // Ready reports whether the gateway has a config, a listener and is not
@@ -243,22 +222,34 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.draining.Store(true)
 	g.mu.Lock()
 	g.closed = true
-	listeners := append(g.retired, g.listener)
+	current, retired := g.listener, g.retired
 	g.retired, g.listener = nil, nil
 	live := g.live
 	g.live = map[string]*backend{}
 	g.mu.Unlock()
+	defer g.stopRetiring()
 
+	// Close the sockets first, so that new clients are refused at once
+	// and go elsewhere, rather than queue for a server that drains.
+	g.public.close()
 	var wg sync.WaitGroup
-	errs := make([]error, len(listeners))
-	for i, ln := range listeners {
-		if ln == nil {
-			continue
-		}
+	errs := make([]error, 1+len(retired))
+	if current != nil {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = ln.shutdown(ctx)
+			errs[0] = current.shutdown(ctx)
+		}()
+	}
+	for i, ln := range retired {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case <-ln.drained:
+			case <-ctx.Done():
+				errs[1+i] = ctx.Err()
+			}
 		}()
 	}
 	tunnelsDone := make(chan struct{})
@@ -281,12 +272,14 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// stillServing drops from retired the listeners whose last connection has closed:
-// shutdown need not wait for them.
+// stillServing drops from retired the listeners whose last connection has
+// closed: shutdown need not wait for them.
 func stillServing(retired []*listener) []*listener {
 	kept := retired[:0]
 	for _, l := range retired {
-		if l.srv.GetOpenConnectionsCount() > 0 {
+		select {
+		case <-l.drained:
+		default:
 			kept = append(kept, l)
 		}
 	}

@@ -38,26 +38,34 @@ func dialKeepAlive(t *testing.T, addr string) *keepAliveConn {
 	return &keepAliveConn{Conn: c, r: bufio.NewReader(c)}
 }
 
-// get sends a GET for path and returns the status and body.
-func (k *keepAliveConn) get(t *testing.T, path string) (int, string) {
-	t.Helper()
+// send sends a GET for path with extraHeader on k and returns the
+// response, its body, and the error that ended the exchange.
+func (k *keepAliveConn) send(path, extraHeader string) (*http.Response, string, error) {
 	k.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := fmt.Fprintf(k, "GET %s HTTP/1.1\r\nHost: gateway.test\r\n\r\n", path); err != nil {
-		t.Fatalf("keep-alive connection: write: %v", err)
+	if _, err := fmt.Fprintf(k, "GET %s HTTP/1.1\r\nHost: gateway.test\r\n%s\r\n", path, extraHeader); err != nil {
+		return nil, "", err
 	}
 	resp, err := http.ReadResponse(k.r, nil)
 	if err != nil {
-		t.Fatalf("keep-alive connection: read: %v", err)
+		return nil, "", err
 	}
-	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(body), err
+}
+
+// get sends a GET for path and returns the status and body, failing the
+// test if the exchange fails or the gateway says it closes the connection.
+func (k *keepAliveConn) get(t *testing.T, path string) (int, string) {
+	t.Helper()
+	resp, body, err := k.send(path, "")
 	if err != nil {
-		t.Fatalf("keep-alive connection: body: %v", err)
+		t.Fatalf("keep-alive connection: %v", err)
 	}
 	if resp.Close {
 		t.Fatal("keep-alive connection: the gateway announced it closes the connection")
 	}
-	return resp.StatusCode, string(body)
+	return resp.StatusCode, body
 }
 
 // withListen replaces the listen address of a config made by poolConfig.
@@ -438,8 +446,13 @@ func TestReloadListenAddressRebinds(t *testing.T) {
 	if status, body := get(t, &http.Client{}, "http://"+newAddr+"/"); status != 200 || body != "a" {
 		t.Fatalf("new address answered %d %q, want 200 a", status, body)
 	}
-	if c, err := net.DialTimeout("tcp", oldAddr, time.Second); err == nil {
-		c.Close()
+	// The old address goes on accepting, for the new server, until its
+	// clients have gone; then it closes.
+	if status, body := get(t, &http.Client{}, "http://"+oldAddr+"/"); status != 200 || body != "a" {
+		t.Fatalf("the retiring address answered %d %q, want 200 a", status, body)
+	}
+	waitRetired(t, g.public)
+	if !refused(oldAddr) {
 		t.Fatalf("the old address %s still accepts connections", oldAddr)
 	}
 	for range 3 {
@@ -745,5 +758,212 @@ func TestReloadHistoryPerSource(t *testing.T) {
 	wantMetric(t, fams, 3, "gateway_config_reloads_total", "trigger", "certificate", "result", "rejected")
 	if st := adminStatus(t, g); st.LastReload == nil || st.LastReload.Trigger != TriggerWatch {
 		t.Fatalf("/status's last reload is %+v, want the config file's", st.LastReload)
+	}
+}
+
+// TestOverCapAnswer checks the gateway's own answer to a connection over
+// maxConnections: a plain 503 with Retry-After, counted as an answer the
+// gateway gave itself.
+func TestOverCapAnswer(t *testing.T) {
+	a := startBackend(t, "a", nil)
+	cfg := strings.Replace(withAdmin(poolConfig("round_robin", "", a.URL)), "listen: 127.0.0.1:0\n", "listen: 127.0.0.1:0\nmaxConnections: 1\n", 1)
+	g, _ := startGateway(t, cfg)
+	held := dialKeepAlive(t, g.Addr())
+	if status, _ := held.get(t, "/"); status != 200 {
+		t.Fatalf("the first connection got %d", status)
+	}
+	for range 3 {
+		resp, body, err := dialKeepAlive(t, g.Addr()).send("/", "")
+		if err != nil {
+			t.Fatalf("over the cap: %v; want the gateway's 503", err)
+		}
+		if resp.StatusCode != 503 || body != "too many connections\n" || resp.Header.Get("Retry-After") != "1" ||
+			resp.Header.Get("Content-Type") != "text/plain; charset=utf-8" || !resp.Close {
+			t.Fatalf("over the cap: %d %q %v", resp.StatusCode, body, resp.Header)
+		}
+	}
+	wantMetric(t, scrape(t, g), 3, "gateway_requests_total", "pool", "", "backend", "", "code", "503")
+}
+
+// TestMaxConnectionsChangeAppliesToOpenServer checks that a new cap takes
+// effect on the running server, which goes on serving its connections.
+func TestMaxConnectionsChangeAppliesToOpenServer(t *testing.T) {
+	a := startBackend(t, "a", nil)
+	base := poolConfig("round_robin", "", a.URL)
+	capped := func(n int) string {
+		return strings.Replace(base, "listen: 127.0.0.1:0\n", fmt.Sprintf("listen: 127.0.0.1:0\nmaxConnections: %d\n", n), 1)
+	}
+	g, _ := startGateway(t, capped(2))
+	server := g.listener
+	first, second := dialKeepAlive(t, g.Addr()), dialKeepAlive(t, g.Addr())
+	for _, c := range []*keepAliveConn{first, second} {
+		if status, _ := c.get(t, "/"); status != 200 {
+			t.Fatalf("got %d under the cap", status)
+		}
+	}
+	reloadOK(t, g, capped(1))
+	if g.listener != server {
+		t.Fatal("a new cap started a new server")
+	}
+	if resp, _, err := dialKeepAlive(t, g.Addr()).send("/", ""); err != nil || resp.StatusCode != 503 {
+		t.Fatalf("over the lowered cap: %v, %v; want 503", resp, err)
+	}
+	// The connections open before are served on.
+	if status, _ := first.get(t, "/"); status != 200 {
+		t.Fatalf("an open connection got %d after the cap was lowered", status)
+	}
+	reloadOK(t, g, capped(3))
+	third := dialKeepAlive(t, g.Addr())
+	if status, _ := third.get(t, "/"); status != 200 {
+		t.Fatalf("under the raised cap got %d", status)
+	}
+}
+
+// TestListenMoveBackRevivesSocket moves the listener away and back before
+// the old socket has retired: the socket is put back into service rather
+// than bound again (which would fail, the address being in use).
+func TestListenMoveBackRevivesSocket(t *testing.T) {
+	a := startBackend(t, "a", nil)
+	base := poolConfig("round_robin", "", a.URL)
+	first := closedAddr(t)
+	g, _ := startGateway(t, withListen(base, first))
+	sock := g.public.currentSocket()
+	second := closedAddr(t)
+	reloadOK(t, g, withListen(base, second))
+	reloadOK(t, g, withListen(base, first))
+	if g.public.currentSocket() != sock || g.Addr() != first {
+		t.Fatalf("moving back to %s bound a new socket", first)
+	}
+	for _, addr := range []string{first, second} {
+		if status, body := get(t, &http.Client{}, "http://"+addr+"/"); status != 200 || body != "a" {
+			t.Fatalf("%s answered %d %q", addr, status, body)
+		}
+	}
+	waitRetired(t, g.public)
+	if !refused(second) || refused(first) {
+		t.Fatalf("after the retirement %s refused %v and %s refused %v; want only %s to refuse",
+			first, refused(first), second, refused(second), second)
+	}
+}
+
+// TestListenRespelledWhileRetiring moves the listener back to an address
+// that a retiring socket holds under another spelling: the retiring socket
+// is closed at once so that the bind succeeds.
+func TestListenRespelledWhileRetiring(t *testing.T) {
+	a := startBackend(t, "a", nil)
+	base := poolConfig("round_robin", "", a.URL)
+	g, _ := startGateway(t, base)
+	_, port, _ := net.SplitHostPort(g.Addr())
+	reloadOK(t, g, withListen(base, closedAddr(t)))
+	reloadOK(t, g, withListen(base, "localhost:"+port))
+	if status, body := get(t, &http.Client{}, "http://127.0.0.1:"+port+"/"); status != 200 || body != "a" {
+		t.Fatalf("the respelled address answered %d %q", status, body)
+	}
+}
+
+// TestRejectedConfigRetiresRevivedSocket checks that a config rejected
+// after its listen address took a socket back from retirement leaves that
+// socket retiring, and the running one serving.
+func TestRejectedConfigRetiresRevivedSocket(t *testing.T) {
+	a := startBackend(t, "a", nil)
+	base := poolConfig("round_robin", "", a.URL)
+	first := closedAddr(t)
+	g, _ := startGateway(t, withListen(base, first))
+	second := closedAddr(t)
+	reloadOK(t, g, withListen(base, second))
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	rec, err := g.Load("test.yaml", []byte(withListen(base, first)+"admin: "+taken.Addr().String()+"\n"), TriggerWatch)
+	if err == nil || rec.Result != ResultRejected || !strings.Contains(err.Error(), "admin") {
+		t.Fatalf("record %+v, %v; want rejected for the admin address", rec, err)
+	}
+	if g.Addr() != second {
+		t.Fatalf("listening on %s after a rejected config, want %s", g.Addr(), second)
+	}
+	waitRetired(t, g.public)
+	if !refused(first) {
+		t.Fatalf("%s still accepts after the rejected config gave its socket back", first)
+	}
+	if status, body := get(t, &http.Client{}, "http://"+second+"/"); status != 200 || body != "a" {
+		t.Fatalf("%s answered %d %q", second, status, body)
+	}
+}
+
+// TestListenerSettingsCloseOldConnectionsWhenIdle checks that connections
+// of a server whose settings a reload changed do not keep the old settings
+// for long: an idle one is closed, a busy one is closed after its
+// response, which says so; new connections get the new settings.
+func TestListenerSettingsCloseOldConnectionsWhenIdle(t *testing.T) {
+	gate, entered := newReleaseGate(t), make(chan struct{}, 1)
+	a := startBackend(t, "a", slowHandler("a", gate, entered))
+	base := poolConfig("round_robin", "", a.URL)
+	g, _ := startGateway(t, base)
+	idle, busy := dialKeepAlive(t, g.Addr()), dialKeepAlive(t, g.Addr())
+	for _, c := range []*keepAliveConn{idle, busy} {
+		if status, _ := c.get(t, "/"); status != 200 {
+			t.Fatalf("got %d", status)
+		}
+	}
+	busy.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(busy, "GET /slow HTTP/1.1\r\nHost: gateway.test\r\n\r\n")
+	<-entered
+
+	reloadOK(t, g, strings.Replace(base, "listen: 127.0.0.1:0\n", "listen: 127.0.0.1:0\nmaxHeaderBytes: 4096\n", 1))
+
+	idle.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := idle.r.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("the idle connection read %d bytes, %v; want it closed (EOF)", n, err)
+	}
+	gate.open()
+	resp, err := http.ReadResponse(busy.r, nil)
+	if err != nil {
+		t.Fatalf("the busy connection: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(body) != "slow" || !resp.Close {
+		t.Fatalf("the busy connection got %d %q (close %v); want 200 slow, closing", resp.StatusCode, body, resp.Close)
+	}
+	big := "X-Big: " + strings.Repeat("x", 8<<10) + "\r\n"
+	if resp, _, err := dialKeepAlive(t, g.Addr()).send("/", big); err != nil || resp.StatusCode != 431 {
+		t.Fatalf("a new connection with an 8 KiB header: %v, %v; want 431", resp, err)
+	}
+}
+
+// TestPlan checks what applying a config is planned to do to the
+// listeners and the access log, before anything is done.
+func TestPlan(t *testing.T) {
+	a := startBackend(t, "a", nil)
+	base := withAdmin(poolConfig("round_robin", "", a.URL))
+	g, _ := startGateway(t, base+"accessLog: true\n")
+	other := closedAddr(t)
+	tests := []struct {
+		name, config string
+		want         plan
+	}{
+		{"the same", base + "accessLog: true\n", plan{actionKeep, actionKeep, actionKeep, actionKeep}},
+		{"another listen address", withListen(base, other) + "accessLog: true\n", plan{actionMove, actionKeep, actionKeep, actionKeep}},
+		{"another header timeout", base + "accessLog: true\nclientHeaderTimeout: 3s\n", plan{actionKeep, actionRestart, actionKeep, actionKeep}},
+		{"a new cap only", base + "accessLog: true\nmaxConnections: 5\n", plan{actionKeep, actionKeep, actionKeep, actionKeep}},
+		{"admin and log off", poolConfig("round_robin", "", a.URL), plan{actionKeep, actionKeep, actionStop, actionStop}},
+		{"another admin address and log file", strings.Replace(base, "admin: 127.0.0.1:0", "admin: "+other, 1) + "accessLog: " + t.TempDir() + "/a.log\n",
+			plan{actionKeep, actionKeep, actionMove, actionMove}},
+	}
+	for _, tt := range tests {
+		cfg, err := config.Decode("test.yaml", []byte(tt.config))
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.mu.Lock()
+		got := g.plan(cfg)
+		g.mu.Unlock()
+		if got != tt.want {
+			t.Errorf("%s: plan %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	if got := fmt.Sprint([]action{actionNone, actionKeep, actionStart, actionRestart, actionMove, actionStop}); got != "[none keep start restart move stop]" {
+		t.Errorf("action names %s", got)
 	}
 }
