@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"syscall"
 	"time"
@@ -125,82 +126,48 @@ func runCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			return serve(c.Context, c.String("config"), nil, c.Bool("watch"), logger, nil)
+			return serve(c.Context, c.String("config"), c.Bool("watch"), logger, nil)
 		},
 	}
 }
 
-// serve runs a gateway on the config at path (or on data, when given,
-// without watching) until SIGTERM or SIGINT, then shuts down gracefully; a
-// second signal exits at once. ready, when not nil, is called once the
-// gateway serves.
-func serve(ctx context.Context, path string, data []byte, watch bool, logger *slog.Logger, ready func(*gateway.Gateway)) error {
+// serve runs a gateway on the config file at path until SIGTERM or SIGINT,
+// then drains; a second SIGTERM or SIGINT exits at once with status 1, and
+// SIGHUP reloads. ready, when not nil, is called once the gateway serves.
+func serve(ctx context.Context, path string, watch bool, logger *slog.Logger, ready func(*gateway.Gateway)) error {
 	// Take the signals before anything serves, so that one arriving during
-	// start-up drains like any other instead of killing the process.
-	signals := make(chan os.Signal, 2)
-	signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(signals)
+	// start-up drains like any other instead of killing the process. HUP
+	// has a channel of its own with room for one: a flood of them is one
+	// pending reload and never crowds out a TERM.
+	reloads, stops := make(chan os.Signal, 1), make(chan os.Signal, 2)
+	signal.Notify(reloads, syscall.SIGHUP)
+	signal.Notify(stops, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(reloads)
+	defer signal.Stop(stops)
 
-	embedded := data != nil
-	if !embedded {
-		var err error
-		if data, err = os.ReadFile(path); err != nil {
-			return cli.Exit(fmt.Sprintf("gateway: %v", err), 1)
-		}
-	}
-	g := gateway.New(gateway.Options{Logger: logger})
-	if _, err := g.Load(path, data, gateway.TriggerStart); err != nil {
+	err := gateway.Run(ctx, gateway.RunOptions{
+		Config: path,
+		Watch:  watch,
+		Logger: logger,
+		Reload: reloads,
+		Stop:   stops,
+		NewWatcher: func(wc gateway.WatcherConfig) gateway.Watcher {
+			return reload.New(func(r reload.Read) {
+				wc.OnRead(gateway.FileRead{Path: r.Path, Data: r.Data, Err: r.Err, Triggered: r.Triggered})
+			}, reload.Options{TriggerOnly: !wc.Events, OnError: wc.OnError, Logger: logger})
+		},
+		Ready: ready,
+	})
+	var ce *config.ConfigError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gateway.ErrInterrupted):
+		return cli.Exit("", 1)
+	case errors.As(err, &ce):
 		return cli.Exit(err.Error(), 1)
 	}
-	logger.Info("serving", "listen", g.Addr(), "config", path, "watch", watch && !embedded)
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	watcherDone := make(chan error, 1)
-	if watch && !embedded {
-		w := reload.New(path, func(b []byte) { g.Load(path, b, gateway.TriggerWatch) },
-			reload.Options{Initial: data, Logger: logger})
-		go func() { watcherDone <- w.Run(ctx) }()
-	} else {
-		watcherDone <- nil
-	}
-	if ready != nil {
-		ready(g)
-	}
-
-	for {
-		var sig os.Signal
-		select {
-		case sig = <-signals:
-		case <-ctx.Done():
-			sig = syscall.SIGTERM
-		}
-		if sig == syscall.SIGHUP {
-			if embedded {
-				continue
-			}
-			g.LoadFile(path, gateway.TriggerSignal)
-			continue
-		}
-		timeout := g.ShutdownTimeout()
-		logger.Info("shutting down", "signal", sig.String(), "timeout", timeout)
-		go func() {
-			// A second signal exits at once.
-			<-signals
-			logger.Warn("second signal: exiting now")
-			os.Exit(1)
-		}()
-		sctx, scancel := context.WithTimeout(context.Background(), timeout)
-		err := g.Shutdown(sctx)
-		scancel()
-		cancel()
-		<-watcherDone
-		if err != nil {
-			logger.Warn("shutdown timed out; connections closed", "error", err)
-		}
-		logger.Info("stopped")
-		return nil
-	}
+	return cli.Exit(fmt.Sprintf("gateway: %v", err), 1)
 }
 
 func validateCommand() *cli.Command {
@@ -300,7 +267,16 @@ func demoCommand() *cli.Command {
 				return cli.Exit(fmt.Sprintf("gateway demo: %v", err), 1)
 			}
 			defer stop()
-			return serve(c.Context, "examples/demo.yaml", demoConfig, false, logger, func(g *gateway.Gateway) {
+			dir, err := os.MkdirTemp("", "gateway-demo")
+			if err != nil {
+				return cli.Exit(fmt.Sprintf("gateway demo: %v", err), 1)
+			}
+			defer os.RemoveAll(dir)
+			path := filepath.Join(dir, "demo.yaml")
+			if err := os.WriteFile(path, demoConfig, 0o644); err != nil {
+				return cli.Exit(fmt.Sprintf("gateway demo: %v", err), 1)
+			}
+			return serve(c.Context, path, false, logger, func(g *gateway.Gateway) {
 				fmt.Fprintf(c.App.Writer, "The gateway listens on http://%s and sends each request to the next of three backends.\n", g.Addr())
 				fmt.Fprintf(c.App.Writer, "Try:\n\n  for i in 1 2 3 4 5 6; do curl -s http://%s/; done\n\n", g.Addr())
 				fmt.Fprintln(c.App.Writer, "Status: gateway status --admin 127.0.0.1:9901    Stop: Ctrl-C")

@@ -162,17 +162,7 @@ func TestCLIRunDrainsOnSIGTERM(t *testing.T) {
 	defer backend.Close()
 	listen, cmd := startGatewayProcess(t, backend.URL)
 
-	result := make(chan string, 1)
-	go func() {
-		resp, err := http.Get("http://" + listen + "/slow")
-		if err != nil {
-			result <- err.Error()
-			return
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		result <- fmt.Sprintf("%d %s", resp.StatusCode, body)
-	}()
+	result := getLater("http://" + listen + "/slow")
 	select {
 	case <-started:
 	case <-time.After(5 * time.Second):
@@ -181,11 +171,96 @@ func TestCLIRunDrainsOnSIGTERM(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGTERM)
 	// New connections are refused once draining has begun, while the slow
 	// request is still in flight.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		c, err := net.Dial("tcp", listen)
+	waitRefused(t, listen)
+	close(release)
+	if got := <-result; got != "200 done" {
+		t.Fatalf("in-flight request got %q, want 200 done", got)
+	}
+	waitExit(t, cmd, 0)
+}
+
+// TestCLIRunIgnoresSIGHUPDuringDrain sends SIGTERM with 20 slow requests
+// in flight, then SIGHUPs: a reload signal does not end the drain (only a
+// second SIGTERM or SIGINT does), every request gets its 200, and the
+// process exits 0.
+func TestCLIRunIgnoresSIGHUPDuringDrain(t *testing.T) {
+	const slow = 20
+	release, started := make(chan struct{}), make(chan struct{}, slow)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			started <- struct{}{}
+			<-release
+		}
+		io.WriteString(w, "done")
+	}))
+	defer backend.Close()
+	defer close(release)
+	listen, cmd := startGatewayProcess(t, backend.URL)
+	results := make([]<-chan string, slow)
+	for i := range results {
+		results[i] = getLater("http://" + listen + "/slow")
+		<-started
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	waitRefused(t, listen)
+	for range 3 {
+		cmd.Process.Signal(syscall.SIGHUP)
+	}
+	release <- struct{}{} // one request finishes while the signals are handled
+	for range slow - 1 {
+		release <- struct{}{}
+	}
+	for _, result := range results {
+		if got := <-result; got != "200 done" {
+			t.Fatalf("a request in flight got %q, want 200 done", got)
+		}
+	}
+	waitExit(t, cmd, 0)
+}
+
+// getLater sends a GET for url from a goroutine of its own and delivers
+// "STATUS BODY", or the error, on the channel it returns.
+func getLater(url string) <-chan string {
+	out := make(chan string, 1)
+	go func() {
+		resp, err := http.Get(url)
 		if err != nil {
-			break
+			out <- err.Error()
+			return
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		out <- fmt.Sprintf("%d %s", resp.StatusCode, body)
+	}()
+	return out
+}
+
+// TestCLIRunSIGTERMAfterSIGHUPFlood sends tens of thousands of SIGHUPs and
+// then a SIGTERM: the SIGHUPs make at most one pending reload each time,
+// and the SIGTERM is never lost.
+func TestCLIRunSIGTERMAfterSIGHUPFlood(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer backend.Close()
+	for trial := range 3 {
+		_, cmd := startGatewayProcess(t, backend.URL)
+		for range 20000 {
+			cmd.Process.Signal(syscall.SIGHUP)
+		}
+		cmd.Process.Signal(syscall.SIGTERM)
+		start := time.Now()
+		waitExit(t, cmd, 0)
+		t.Logf("trial %d: exited %v after the SIGTERM", trial, time.Since(start))
+	}
+}
+
+// waitRefused waits until addr refuses connections: the gateway drains.
+func waitRefused(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return
 		}
 		c.Close()
 		if time.Now().After(deadline) {
@@ -193,19 +268,27 @@ func TestCLIRunDrainsOnSIGTERM(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	close(release)
-	if got := <-result; got != "200 done" {
-		t.Fatalf("in-flight request got %q, want 200 done", got)
-	}
+}
+
+// waitExit waits for cmd to exit with code, failing the test on another
+// code or after 10 seconds.
+func waitExit(t *testing.T, cmd *exec.Cmd, code int) {
+	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
 	case err := <-done:
-		if err != nil {
-			t.Fatalf("gateway exited with %v, want 0", err)
+		got := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			got = ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("gateway: %v", err)
+		}
+		if got != code {
+			t.Fatalf("gateway exited with %d, want %d", got, code)
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("gateway did not exit after draining")
+		t.Fatal("gateway did not exit within 10s")
 	}
 }
 

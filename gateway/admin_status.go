@@ -18,6 +18,20 @@ type StatusReport struct {
 	// LastReload is the most recent attempt to load the config file,
 	// applied, unchanged or rejected; nil before the first.
 	LastReload *ReloadRecord `json:"lastReload"`
+	// Watch says whether the config file is watched.
+	Watch WatchStatus `json:"watch"`
+}
+
+// WatchStatus describes the watching of the config file.
+type WatchStatus struct {
+	// State is "watching"; "failing" when the watcher cannot watch (Error
+	// says why): changes are then found by polling while the watcher
+	// tries again; or "off" when the file is read only on SIGHUP.
+	State string `json:"state"`
+	// Error is why the watcher failed.
+	Error string `json:"error,omitempty"`
+	// Since is when the watcher entered State; nil when it never ran.
+	Since *time.Time `json:"since"`
 }
 
 // GenerationStatus describes the generation being served: the config it
@@ -91,6 +105,7 @@ func (g *Gateway) Status() StatusReport {
 	if last, ok := g.reloads.last(configSource); ok {
 		r.LastReload = &last
 	}
+	r.Watch, _ = g.watch.get()
 	gen := g.gen.Load()
 	if gen == nil {
 		return r

@@ -56,6 +56,7 @@ type Gateway struct {
 	accessLog *accessLog
 	metrics   *metrics
 	draining  atomic.Bool
+	watch     watchState
 }
 
 // Options configures a [Gateway].

@@ -32,6 +32,12 @@ var (
 	descLastSuccess = prometheus.NewDesc("gateway_config_last_reload_success_timestamp_seconds",
 		"Unix time of the last attempt to load the config file that was applied or unchanged.",
 		nil, nil)
+	descWatcherFailing = prometheus.NewDesc("gateway_config_watcher_failing",
+		"Whether the config watcher cannot watch (1) and changes are found by polling while it is restarted, or watches or is off (0).",
+		nil, nil)
+	descWatcherFailures = prometheus.NewDesc("gateway_config_watcher_failures_total",
+		"Times the config watcher stopped watching with an error.",
+		nil, nil)
 	descGeneration = prometheus.NewDesc("gateway_config_generation",
 		"Number of the generation being served; 0 before the first config.",
 		nil, nil)
@@ -47,7 +53,8 @@ type metricsCollector struct{ m *metrics }
 // Describe sends the descriptions of every metric Collect reports.
 func (c metricsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRequests, descDuration, descHealthy, descInFlight,
-		descFailures, descReloads, descLastReloadOK, descLastSuccess, descGeneration, descUpgraded} {
+		descFailures, descReloads, descLastReloadOK, descLastSuccess, descWatcherFailing, descWatcherFailures,
+		descGeneration, descUpgraded} {
 		ch <- d
 	}
 }
@@ -83,6 +90,13 @@ func (c metricsCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(descLastReloadOK, prometheus.GaugeValue, ok)
 	ch <- prometheus.MustNewConstMetric(descLastSuccess, prometheus.GaugeValue, float64(m.lastSuccessNano.Load())/1e9)
+	watch, failures := m.g.watch.get()
+	failing := 0.0
+	if watch.State == WatchFailing {
+		failing = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descWatcherFailing, prometheus.GaugeValue, failing)
+	ch <- prometheus.MustNewConstMetric(descWatcherFailures, prometheus.CounterValue, float64(failures))
 	var number uint64
 	if gen := m.g.gen.Load(); gen != nil {
 		number = gen.number

@@ -106,6 +106,13 @@ func (l *reloadLog) add(r ReloadRecord) {
 	l.bySource[src] = records
 }
 
+// count returns how many records were ever added.
+func (l *reloadLog) count() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.seq
+}
+
 // last returns the most recent record of source.
 func (l *reloadLog) last(source string) (ReloadRecord, bool) {
 	l.mu.Lock()

@@ -353,8 +353,9 @@ func saveConfig(t *testing.T, path string, data []byte, rename bool) {
 }
 
 // watchConfig writes initial to a config file, applies it and starts a
-// [reload.Watcher] that loads every change into g; each load's record is
-// sent on loaded. It returns the file's path.
+// [reload.Watcher] that hands every read of the file to g as [Run] does;
+// the record of each read that made one is sent on loaded. It returns the
+// file's path.
 func watchConfig(t *testing.T, g *Gateway, initial []byte, loaded chan<- ReloadRecord) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "test.yaml")
@@ -364,10 +365,15 @@ func watchConfig(t *testing.T, g *Gateway, initial []byte, loaded chan<- ReloadR
 	if _, err := g.Load(path, initial, TriggerStart); err != nil {
 		t.Fatal(err)
 	}
-	w := reload.New(path, func(data []byte) {
-		rec, _ := g.Load(path, data, TriggerWatch)
-		loaded <- rec
-	}, reload.Options{Initial: initial})
+	w := reload.New(func(r reload.Read) {
+		before := g.reloads.count()
+		g.reloadRead(path, FileRead{Path: r.Path, Data: r.Data, Err: r.Err, Triggered: r.Triggered})
+		if g.reloads.count() != before {
+			rec, _ := g.reloads.last(configSource)
+			loaded <- rec
+		}
+	}, reload.Options{})
+	w.Watch(path)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()

@@ -1,6 +1,7 @@
 package reload
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -9,8 +10,8 @@ import (
 
 // Log messages the tests wait for to know the watcher switched mode.
 const (
-	pollingMessage  = "reload: a directory of the config path is missing; polling until it returns"
-	watchingMessage = "reload: config directory is back; watching it again"
+	pollingMessage  = "reload: a directory of a watched path is missing; polling until it returns"
+	watchingMessage = "reload: watching every directory again"
 )
 
 // testPollInterval keeps the polling fallback well inside deliveryBound.
@@ -22,6 +23,9 @@ func TestWatcherPollsWhileDirectoryIsRemoved(t *testing.T) {
 
 	must(t, os.RemoveAll(dir))
 	r.expectLog(t, pollingMessage)
+	// Polling reads the path every interval but delivers only what
+	// changed: the error once.
+	r.expectErr(t, fs.ErrNotExist)
 	r.expectNone(t)
 
 	must(t, os.Mkdir(dir, 0o755))
@@ -37,8 +41,9 @@ func TestWatcherPollsWhileDirectoryIsRemoved(t *testing.T) {
 func TestWatcherPollsUntilDirectoryIsCreated(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "not", "yet")
 	path := filepath.Join(dir, "gateway.yaml")
-	r := startWatcher(t, path, Options{PollInterval: testPollInterval})
+	r := startWatcher(t, Options{PollInterval: testPollInterval}, path)
 	r.expectLog(t, pollingMessage)
+	r.expectErr(t, fs.ErrNotExist)
 	r.expectNone(t)
 
 	// The directory alone changes nothing that could be delivered.
