@@ -421,3 +421,167 @@ func (r *repeating) Read(p []byte) (int, error) {
 	r.off = (r.off + n) % len(r.chunk)
 	return n, nil
 }
+
+// demoRun is a running `gateway demo` and what it printed.
+type demoRun struct {
+	cmd    *exec.Cmd
+	start  time.Time
+	listen string // the gateway's address
+	admin  string // the admin listener's address
+	path   string // the config file, as printed
+	sed    string // the command it suggests
+}
+
+// startDemo runs `gateway demo` in dir on free ports and reads its hints.
+func startDemo(t *testing.T, dir string) *demoRun {
+	t.Helper()
+	args := []string{"demo", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--log-format", "json"}
+	for range 3 {
+		args = append(args, "--backend", "127.0.0.1:0")
+	}
+	d := &demoRun{cmd: exec.Command(gatewayBinary(t), args...), start: time.Now()}
+	d.cmd.Dir = dir
+	stdout, err := d.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		d.cmd.Process.Kill()
+		d.cmd.Wait()
+	})
+	lines := bufio.NewScanner(stdout)
+	var printed []string
+	for lines.Scan() {
+		line := lines.Text()
+		printed = append(printed, line)
+		if s, ok := strings.CutPrefix(line, "The gateway listens on http://"); ok {
+			d.listen, _, _ = strings.Cut(s, " ")
+		}
+		if s, ok := strings.CutPrefix(line, "Its config is "); ok {
+			d.path, _, _ = strings.Cut(s, ", ")
+		}
+		if s, ok := strings.CutPrefix(line, "  sed "); ok {
+			d.sed = "sed " + s
+		}
+		if s, ok := strings.CutPrefix(line, "  curl -s http://"); ok {
+			d.admin = strings.TrimSuffix(s, "/reloads")
+		}
+		if strings.HasPrefix(line, "The file is removed when the demo stops.") {
+			break
+		}
+	}
+	go io.Copy(io.Discard, stdout) // the access log
+	if d.listen == "" || d.admin == "" || d.path == "" || d.sed == "" {
+		t.Fatalf("the demo's hints lack an address, the file or the command:\n%s", strings.Join(printed, "\n"))
+	}
+	return d
+}
+
+// TestCLIDemoReloadsItsConfigFile runs `gateway demo` as a newcomer would:
+// it writes ./gateway-demo.yaml, the command it prints removes a backend,
+// and the reload that follows keeps the two others with their counters;
+// the file is removed when the demo stops.
+func TestCLIDemoReloadsItsConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	d := startDemo(t, dir)
+	if d.path != "gateway-demo.yaml" {
+		t.Fatalf("the demo's config is %s, want gateway-demo.yaml in the working directory", d.path)
+	}
+	seen := map[string]int{}
+	for range 6 {
+		resp, err := http.Get("http://" + d.listen + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		seen[resp.Header.Get("X-Backend")]++
+	}
+	if len(seen) != 3 {
+		t.Fatalf("six requests reached %v, want each of three backends twice", seen)
+	}
+
+	sed := exec.Command("sh", "-c", d.sed)
+	sed.Dir = dir
+	if out, err := sed.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", d.sed, err, out)
+	}
+	type record struct {
+		Result                  string
+		Carried, Added, Removed int
+	}
+	var reloaded bool
+	deadline := time.Now().Add(10 * time.Second)
+	for !reloaded && time.Now().Before(deadline) {
+		var records []record
+		if resp, err := http.Get("http://" + d.admin + "/reloads"); err == nil {
+			json.NewDecoder(resp.Body).Decode(&records)
+			resp.Body.Close()
+		}
+		reloaded = len(records) == 2 && records[1] == record{Result: "applied", Carried: 2, Removed: 1}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !reloaded {
+		t.Fatalf("no reload keeping two backends and removing one within 10s of %q", d.sed)
+	}
+	t.Logf("the demo's reload was seen %v after the demo started", time.Since(d.start).Round(time.Millisecond))
+
+	resp, err := http.Get("http://" + d.admin + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var status struct {
+		Generation struct{ Number int }
+		Pools      []struct {
+			Backends []struct {
+				Requests uint64
+				Carried  bool
+			}
+		}
+	}
+	json.NewDecoder(resp.Body).Decode(&status)
+	resp.Body.Close()
+	if status.Generation.Number != 2 || len(status.Pools) != 1 || len(status.Pools[0].Backends) != 2 {
+		t.Fatalf("/status after the edit: %+v, want generation 2 with two backends", status)
+	}
+	for i, b := range status.Pools[0].Backends {
+		if !b.Carried || b.Requests != 2 {
+			t.Fatalf("backend %d after the edit: %+v, want carried over with its 2 requests", i, b)
+		}
+	}
+
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	waitExit(t, d.cmd, 0)
+	if _, err := os.Stat(filepath.Join(dir, "gateway-demo.yaml")); !os.IsNotExist(err) {
+		t.Fatalf("gateway-demo.yaml after the demo stopped: %v, want it removed", err)
+	}
+}
+
+// TestCLIDemoLeavesExistingFile checks that a ./gateway-demo.yaml that is
+// already there is neither used nor touched: the demo writes its config
+// to a temporary directory instead.
+func TestCLIDemoLeavesExistingFile(t *testing.T) {
+	dir := t.TempDir()
+	mine := filepath.Join(dir, "gateway-demo.yaml")
+	if err := os.WriteFile(mine, []byte("# mine\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDemo(t, dir)
+	if !filepath.IsAbs(d.path) || filepath.Dir(d.path) == dir {
+		t.Fatalf("the demo's config is %s, want one in a temporary directory", d.path)
+	}
+	if !strings.Contains(d.sed, d.path) {
+		t.Fatalf("the suggested command %q does not edit %s", d.sed, d.path)
+	}
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	waitExit(t, d.cmd, 0)
+	if got, err := os.ReadFile(mine); err != nil || string(got) != "# mine\n" {
+		t.Fatalf("the existing gateway-demo.yaml holds %q, %v after the demo", got, err)
+	}
+	if _, err := os.Stat(filepath.Dir(d.path)); !os.IsNotExist(err) {
+		t.Fatalf("the demo's temporary directory after it stopped: %v, want it removed", err)
+	}
+}
