@@ -179,7 +179,7 @@ func TestLeakReloadsUnderLoad(t *testing.T) {
 				t.Fatalf("reload %d: %v", i, err)
 			}
 			from := served.Load()
-			waitFor(t, 5*time.Second, "requests to the new generation", func() bool { return served.Load() >= from+4 })
+			waitUntil(t, "requests to the new generation", func() bool { return served.Load() >= from+4 })
 		}
 		ok, bad := stop()
 		if len(bad) > 0 {
@@ -277,10 +277,10 @@ func TestLeakAbandonedUpgrades(t *testing.T) {
 		return len(g.tunnels.conns)
 	}
 	run(30)
-	waitFor(t, 5*time.Second, "the warm-up tunnels to close", func() bool { return tunnels() == 0 })
+	waitUntil(t, "the warm-up tunnels to close", func() bool { return tunnels() == 0 })
 	baseline := measure(t)
 	run(n)
-	waitFor(t, 15*time.Second, "every abandoned tunnel to close", func() bool { return tunnels() == 0 })
+	waitUntil(t, "every abandoned tunnel to close", func() bool { return tunnels() == 0 })
 	settle(t, baseline, func() {})
 	if inFlight := g.current().pools[0].backends[0].inFlight.Load(); inFlight != 0 {
 		t.Fatalf("%d requests still in flight on the backend", inFlight)
