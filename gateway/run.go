@@ -43,7 +43,7 @@ type RunOptions struct {
 // [WatcherConfig.OnRead].
 type Watcher interface {
 	// Watch makes paths the set of files watched; a path new to the set
-	// is read once.
+	// is read once (when the file system is watched).
 	Watch(paths ...string)
 	// Trigger asks for every path to be read after the quiet period, its
 	// reads marked [FileRead.Triggered].

@@ -91,7 +91,6 @@
 // configuration without further locking. Run stops every goroutine it
 // started before it returns.
 //
-// [Options.TriggerOnly] turns watching off: the Watcher then reads only when
-// it starts, when Watch adds a path, and after Trigger, with the same quiet
-// period.
+// [Options.TriggerOnly] turns watching off: the Watcher then delivers only
+// what Trigger asks for, after the same quiet period.
 package reload

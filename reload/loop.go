@@ -214,8 +214,8 @@ func (l *loop) closeNotifier() {
 }
 
 // takeRequests applies what Watch and Trigger asked for: new paths are
-// watched and read after a quiet period, whatever they hold, and so is
-// every path after a trigger.
+// watched and read after a quiet period, and delivered whatever they hold
+// unless watching is off; every path is, after a trigger.
 func (l *loop) takeRequests() {
 	paths, triggered := l.w.requests()
 	changed := len(paths) != len(l.targets)
@@ -226,7 +226,7 @@ func (l *loop) takeRequests() {
 			kept = append(kept, l.targets[i])
 			continue
 		}
-		kept = append(kept, &target{path: p, forced: true})
+		kept = append(kept, &target{path: p, forced: !l.w.triggerOnly})
 		changed = true
 	}
 	l.targets = kept

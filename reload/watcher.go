@@ -47,9 +47,9 @@ type Options struct {
 	// [DefaultPollInterval].
 	PollInterval time.Duration
 
-	// TriggerOnly turns file-system watching off: the paths are read after
-	// [Watcher.Run] starts, after [Watcher.Watch] adds them, and after each
-	// [Watcher.Trigger], never because they changed.
+	// TriggerOnly turns file-system watching off: the paths are delivered
+	// only after a [Watcher.Trigger], never because they changed or were
+	// added.
 	TriggerOnly bool
 
 	// OnError, when not nil, is called from Run's goroutine with the error
@@ -138,7 +138,8 @@ func New(onRead func(Read), opts Options) *Watcher {
 
 // Watch makes paths the set of files the Watcher watches, replacing the
 // set it had; relative paths are taken from the working directory. A path
-// new to the set is read after a quiet period, whatever it holds. Watch may be
+// new to the set is read after a quiet period and delivered, whatever it
+// holds (unless [Options.TriggerOnly] is set). Watch may be
 // called at any time, from any goroutine, onRead included.
 func (w *Watcher) Watch(paths ...string) {
 	abs := make([]string, 0, len(paths))
