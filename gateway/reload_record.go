@@ -34,8 +34,8 @@ type ReloadRecord struct {
 	Trigger string `json:"trigger"`
 	// Time is when the attempt began.
 	Time time.Time `json:"time"`
-	// Duration is how long reading, decoding, building and publishing
-	// took.
+	// Duration is how long decoding, building and publishing took; 0 when
+	// the file could not be read.
 	Duration time.Duration `json:"-"`
 	// Result is applied, rejected or unchanged.
 	Result string `json:"result"`
