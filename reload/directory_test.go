@@ -30,7 +30,7 @@ func TestWatcherPollsWhileDirectoryIsRemoved(t *testing.T) {
 
 	must(t, os.Mkdir(dir, 0o755))
 	writeFile(t, path, "version: 2\n")
-	r.expectOnce(t, "version: 2\n")
+	r.expectSettled(t, "version: 2\n")
 	r.expectLog(t, watchingMessage)
 
 	// Back on events: an in-place write is seen.
@@ -52,7 +52,7 @@ func TestWatcherPollsUntilDirectoryIsCreated(t *testing.T) {
 	r.expectNone(t)
 
 	writeFile(t, path, "version: 1\n")
-	r.expectOnce(t, "version: 1\n")
+	r.expectSettled(t, "version: 1\n")
 }
 
 func TestWatcherSeesDirectoryReplacedQuickly(t *testing.T) {
@@ -64,7 +64,7 @@ func TestWatcherSeesDirectoryReplacedQuickly(t *testing.T) {
 	must(t, os.RemoveAll(dir))
 	must(t, os.Mkdir(dir, 0o755))
 	writeFile(t, path, "version: 2\n")
-	r.expectOnce(t, "version: 2\n")
+	r.expectSettled(t, "version: 2\n")
 
 	writeFile(t, path, "version: 3\n")
 	r.expectOnce(t, "version: 3\n")

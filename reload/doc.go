@@ -58,8 +58,9 @@
 // the content is what was read before: a touch, a chmod or a save without
 // changes delivers the same bytes again, for the caller to recognise (the
 // gateway compares them with the config it runs, and tries again a config
-// it rejected when it is saved again). A ConfigMap swap delivers exactly
-// once.
+// it rejected when it is saved again). A save, or a ConfigMap swap, is
+// delivered once; a directory removed and created again may deliver the
+// new content twice, when its own events come after the read.
 //
 // A path that cannot be read (missing, a directory, unreadable, a symlink
 // loop) is delivered as a [Read] with Err set, so the caller can tell that

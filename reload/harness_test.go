@@ -138,6 +138,25 @@ func (r *running) expectOnce(t *testing.T, want string) time.Duration {
 	return latency
 }
 
+// expectSettled waits for want, then fails if anything but want again is
+// delivered within quietPeriod. It is for directories removed and created
+// again: their events can reach the watcher after the read that found
+// the new file, and each asks for a read of its own.
+func (r *running) expectSettled(t *testing.T, want string) {
+	t.Helper()
+	r.expect(t, want)
+	for {
+		select {
+		case got := <-r.got:
+			if got.Err != nil || string(got.Data) != want {
+				t.Fatalf("delivered %q (error %v) after %q", got.Data, got.Err, want)
+			}
+		case <-time.After(quietPeriod):
+			return
+		}
+	}
+}
+
 // expectNone fails if anything is delivered within quietPeriod.
 func (r *running) expectNone(t *testing.T) {
 	t.Helper()
