@@ -149,12 +149,16 @@ func backendAt(t *testing.T, g *Gateway, name, url string) *backend {
 }
 
 // checkerGoroutines counts the health checkers' probing goroutines.
-func checkerGoroutines() int {
+func checkerGoroutines() int { return goroutinesIn("health.(*Checker).run(") }
+
+// goroutinesIn counts the goroutines whose stack holds frame, a function
+// name followed by "(".
+func goroutinesIn(frame string) int {
 	buf := make([]byte, 1<<20)
 	for {
 		n := runtime.Stack(buf, true)
 		if n < len(buf) {
-			return strings.Count(string(buf[:n]), "health.(*Checker).run(")
+			return strings.Count(string(buf[:n]), frame)
 		}
 		buf = make([]byte, 2*len(buf))
 	}
