@@ -21,7 +21,7 @@ import (
 //
 //   - Settings that shape the server (timeouts, header size) start a new
 //     server on the same queue; the old one stops taking connections and
-//     closes its own at their next idle moment.
+//     closes each of its own after its next response.
 //   - A new address binds a new socket before the config is published.
 //     The old socket does not close at once, since closing a listening
 //     socket resets every connection the kernel has completed for it but
@@ -307,6 +307,9 @@ type entranceView struct {
 	e         *entrance
 	closed    chan struct{}
 	closeOnce sync.Once
+	// open counts the counted connections the view handed to its server
+	// that are not closed yet.
+	open atomic.Int64
 }
 
 var _ net.Listener = (*entranceView)(nil)
@@ -321,6 +324,10 @@ func (v *entranceView) Accept() (net.Conn, error) {
 	}
 	select {
 	case c := <-v.e.conns:
+		if cc, ok := c.(*countedConn); ok {
+			cc.view = v
+			v.open.Add(1)
+		}
 		return c, nil
 	case <-v.closed:
 	case <-v.e.shut:
@@ -386,12 +393,13 @@ func (l *connLimit) take(e *entrance) bool {
 	return true
 }
 
-// countedConn is a connection counted in a [connLimit] until it is
-// closed. It passes on the methods of the TCP connection it wraps that
-// the gateway uses.
+// countedConn is a connection counted in a [connLimit], and in the
+// [entranceView] of the server that took it, until it is closed. It passes
+// on the methods of the TCP connection it wraps that the gateway uses.
 type countedConn struct {
 	net.Conn
 	limit  *connLimit
+	view   *entranceView // set when a server takes the connection
 	closed atomic.Bool
 }
 
@@ -399,6 +407,9 @@ type countedConn struct {
 func (c *countedConn) Close() error {
 	if c.closed.CompareAndSwap(false, true) {
 		c.limit.open.Add(-1)
+		if c.view != nil {
+			c.view.open.Add(-1)
+		}
 	}
 	return c.Conn.Close()
 }

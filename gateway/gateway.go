@@ -41,10 +41,6 @@ type Gateway struct {
 	// in front of them.
 	public    *entrance
 	adminDoor *entrance
-	// stopping is cancelled when Shutdown ends, to stop what retiring
-	// servers still wait for.
-	stopping     context.Context
-	stopRetiring context.CancelFunc
 
 	// runningHash is the hash of the content last found to be the running
 	// config: the bytes a generation was built from, or equal bytes a
@@ -77,7 +73,6 @@ func New(opts Options) *Gateway {
 	g.public = newEntrance("listen", logger, new(connLimit))
 	g.public.onRefuse = func() { g.metrics.unrouted.count(fasthttp.StatusServiceUnavailable) }
 	g.adminDoor = newEntrance("admin", logger, nil)
-	g.stopping, g.stopRetiring = context.WithCancel(context.Background())
 	return g
 }
 
@@ -228,7 +223,6 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	live := g.live
 	g.live = map[string]*backend{}
 	g.mu.Unlock()
-	defer g.stopRetiring()
 
 	// Close the sockets first, so that new clients are refused at once
 	// and go elsewhere, rather than queue for a server that drains.
@@ -246,11 +240,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			select {
-			case <-ln.drained:
-			case <-ctx.Done():
-				errs[1+i] = ctx.Err()
-			}
+			errs[1+i] = ln.srv.ShutdownWithContext(ctx)
 		}()
 	}
 	tunnelsDone := make(chan struct{})
@@ -278,9 +268,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 func stillServing(retired []*listener) []*listener {
 	kept := retired[:0]
 	for _, l := range retired {
-		select {
-		case <-l.drained:
-		default:
+		if l.view.open.Load() > 0 {
 			kept = append(kept, l)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatewayhq/gateway/gateway/config"
@@ -21,9 +22,9 @@ type listener struct {
 	srv  *fasthttp.Server
 	done chan struct{} // closed when Serve has returned
 
-	// drained is closed once a retired listener has closed its last
-	// connection.
-	drained chan struct{}
+	// retired is set once a newer server has taken over: every response
+	// then closes its connection.
+	retired atomic.Bool
 }
 
 // listenerSettings are the config keys that shape the public listener's
@@ -51,8 +52,9 @@ const bodyTimeout = 5 * time.Minute
 // once started.
 func (g *Gateway) newListener(cfg *config.Config) *listener {
 	s := settingsOf(cfg)
-	srv := &fasthttp.Server{
-		Handler:                      g.serve,
+	l := &listener{cfg: s, view: g.public.view(), done: make(chan struct{})}
+	l.srv = &fasthttp.Server{
+		Handler:                      l.handler(g.serve),
 		ErrorHandler:                 g.serveError,
 		HeaderReceived:               bodyDeadline,
 		ExpectHandler:                g.expect,
@@ -70,7 +72,18 @@ func (g *Gateway) newListener(cfg *config.Config) *listener {
 		Concurrency: math.MaxInt32,
 		Logger:      fasthttpLogger{g.logger},
 	}
-	return &listener{cfg: s, view: g.public.view(), srv: srv, done: make(chan struct{}), drained: make(chan struct{})}
+	return l
+}
+
+// handler returns serve, followed, once l is retired, by closing the
+// connection after the response.
+func (l *listener) handler(serve fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		serve(ctx)
+		if l.retired.Load() {
+			ctx.SetConnectionClose()
+		}
+	}
 }
 
 // serverWriteBuffer is the size of a client connection's write buffer:
@@ -98,19 +111,15 @@ func (l *listener) start() {
 	}()
 }
 
-// retire stops l taking connections and, in a goroutine, closes each of
-// its connections at its next idle moment: idle ones at once, busy ones
-// once their response is sent (with Connection: close), so that no
-// connection keeps an old config's settings for longer than the request it
-// is busy with. drained is closed when the last one has closed, or when
-// ctx is done.
-func (l *listener) retire(ctx context.Context) {
+// retire stops l taking connections and closes each of its connections
+// after its next response, which says Connection: close, or at l's idle
+// timeout if none comes: no connection keeps an old config's settings for
+// more than one request. Idle connections are not closed at once, since a
+// client may be sending on one as it closes and see an error.
+func (l *listener) retire() {
 	l.view.Close()
 	<-l.done
-	go func() {
-		defer close(l.drained)
-		l.srv.ShutdownWithContext(ctx)
-	}()
+	l.retired.Store(true)
 }
 
 // shutdown stops l taking connections and waits, until ctx is done, for

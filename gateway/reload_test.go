@@ -898,17 +898,18 @@ func TestRejectedConfigRetiresRevivedSocket(t *testing.T) {
 	}
 }
 
-// TestListenerSettingsCloseOldConnectionsWhenIdle checks that connections
-// of a server whose settings a reload changed do not keep the old settings
-// for long: an idle one is closed, a busy one is closed after its
-// response, which says so; new connections get the new settings.
-func TestListenerSettingsCloseOldConnectionsWhenIdle(t *testing.T) {
+// TestListenerSettingsOldConnectionsClose checks that connections of a
+// server whose settings a reload changed do not keep the old settings for
+// long: each is closed after its next response, which says so, whether a
+// request was in flight or comes later, and one that stays idle is closed
+// at the old idle timeout; new connections get the new settings.
+func TestListenerSettingsOldConnectionsClose(t *testing.T) {
 	gate, entered := newReleaseGate(t), make(chan struct{}, 1)
 	a := startBackend(t, "a", slowHandler("a", gate, entered))
-	base := poolConfig("round_robin", "", a.URL)
+	base := strings.Replace(poolConfig("round_robin", "", a.URL), "listen: 127.0.0.1:0\n", "listen: 127.0.0.1:0\nclientIdleTimeout: 1s\n", 1)
 	g, _ := startGateway(t, base)
-	idle, busy := dialKeepAlive(t, g.Addr()), dialKeepAlive(t, g.Addr())
-	for _, c := range []*keepAliveConn{idle, busy} {
+	idle, later, busy := dialKeepAlive(t, g.Addr()), dialKeepAlive(t, g.Addr()), dialKeepAlive(t, g.Addr())
+	for _, c := range []*keepAliveConn{idle, later, busy} {
 		if status, _ := c.get(t, "/"); status != 200 {
 			t.Fatalf("got %d", status)
 		}
@@ -917,14 +918,15 @@ func TestListenerSettingsCloseOldConnectionsWhenIdle(t *testing.T) {
 	fmt.Fprintf(busy, "GET /slow HTTP/1.1\r\nHost: gateway.test\r\n\r\n")
 	<-entered
 
-	reloadOK(t, g, strings.Replace(base, "listen: 127.0.0.1:0\n", "listen: 127.0.0.1:0\nmaxHeaderBytes: 4096\n", 1))
+	reloadOK(t, g, strings.Replace(base, "clientIdleTimeout: 1s\n", "clientIdleTimeout: 1s\nmaxHeaderBytes: 4096\n", 1))
 
-	idle.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if n, err := idle.r.Read(make([]byte, 1)); err != io.EOF {
-		t.Fatalf("the idle connection read %d bytes, %v; want it closed (EOF)", n, err)
+	big := "X-Big: " + strings.Repeat("x", 8<<10) + "\r\n"
+	resp, _, err := later.send("/", big)
+	if err != nil || resp.StatusCode != 200 || !resp.Close {
+		t.Fatalf("the next request on an old connection: %v, %v; want 200 on the old settings, closing", resp, err)
 	}
 	gate.open()
-	resp, err := http.ReadResponse(busy.r, nil)
+	resp, err = http.ReadResponse(busy.r, nil)
 	if err != nil {
 		t.Fatalf("the busy connection: %v", err)
 	}
@@ -932,10 +934,25 @@ func TestListenerSettingsCloseOldConnectionsWhenIdle(t *testing.T) {
 	if resp.StatusCode != 200 || string(body) != "slow" || !resp.Close {
 		t.Fatalf("the busy connection got %d %q (close %v); want 200 slow, closing", resp.StatusCode, body, resp.Close)
 	}
-	big := "X-Big: " + strings.Repeat("x", 8<<10) + "\r\n"
+	for name, c := range map[string]*keepAliveConn{"the idle connection": idle, "the connection after its response": later, "the busy connection after its response": busy} {
+		c.SetReadDeadline(time.Now().Add(waitBound))
+		if n, err := c.r.Read(make([]byte, 1)); err != io.EOF {
+			t.Fatalf("%s read %d bytes, %v; want it closed (EOF)", name, n, err)
+		}
+	}
 	if resp, _, err := dialKeepAlive(t, g.Addr()).send("/", big); err != nil || resp.StatusCode != 431 {
 		t.Fatalf("a new connection with an 8 KiB header: %v, %v; want 431", resp, err)
 	}
+	waitUntil(t, "the old server to have no connection left", func() bool {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		for _, l := range g.retired {
+			if l.view.open.Load() > 0 {
+				return false
+			}
+		}
+		return len(g.retired) == 1
+	})
 }
 
 // TestPlan checks what applying a config is planned to do to the
@@ -972,4 +989,78 @@ func TestPlan(t *testing.T) {
 	if got := fmt.Sprint([]action{actionNone, actionKeep, actionStart, actionRestart, actionMove, actionStop}); got != "[none keep start restart move stop]" {
 		t.Errorf("action names %s", got)
 	}
+}
+
+// TestReloadListenerSettingsUnderKeepAliveLoad changes the listener's
+// settings 30 times under keep-alive clients that, like wrk, never retry
+// a request: none fails. The old servers close their connections only
+// after a response that says so, never under a request on its way.
+func TestReloadListenerSettingsUnderKeepAliveLoad(t *testing.T) {
+	a := startBackend(t, "a", nil)
+	config := func(i int) string {
+		return strings.Replace(poolConfig("round_robin", "", a.URL), "listen: 127.0.0.1:0\n",
+			fmt.Sprintf("listen: 127.0.0.1:0\nclientIdleTimeout: %ds\n", 60+i%2), 1)
+	}
+	g, _ := startGateway(t, config(0))
+	var served, announced atomic.Int64
+	var mu sync.Mutex
+	var failures []string
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var k *keepAliveConn
+			for {
+				select {
+				case <-quit:
+					if k != nil {
+						k.Close()
+					}
+					return
+				default:
+				}
+				if k == nil {
+					c, err := net.Dial("tcp", g.Addr())
+					if err != nil {
+						mu.Lock()
+						failures = append(failures, err.Error())
+						mu.Unlock()
+						return
+					}
+					k = &keepAliveConn{Conn: c, r: bufio.NewReader(c)}
+				}
+				resp, body, err := k.send("/", "")
+				if err != nil || resp.StatusCode != 200 || body != "a" {
+					mu.Lock()
+					failures = append(failures, fmt.Sprintf("%v %q %v", resp, body, err))
+					mu.Unlock()
+					k.Close()
+					k = nil
+					continue
+				}
+				served.Add(1)
+				if resp.Close {
+					announced.Add(1)
+					k.Close()
+					k = nil
+				}
+			}
+		}()
+	}
+	for i := 1; i <= 30; i++ {
+		reloadOK(t, g, config(i))
+		from := served.Load()
+		waitUntil(t, "requests after the reload", func() bool { return served.Load() >= from+16 })
+	}
+	close(quit)
+	wg.Wait()
+	if len(failures) > 0 {
+		t.Fatalf("%d of %d requests failed across 30 listener restarts; the first: %s", len(failures), served.Load()+int64(len(failures)), failures[0])
+	}
+	if announced.Load() == 0 {
+		t.Fatal("no old server announced closing a connection: the settings did not start new servers")
+	}
+	t.Logf("%d requests, %d connections closed after a response that said so", served.Load(), announced.Load())
 }

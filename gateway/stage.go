@@ -190,9 +190,9 @@ func (g *Gateway) commit(st *stage, cfg *config.Config) {
 		g.listener = ln
 		ln.start()
 		if old != nil {
-			old.retire(g.stopping)
+			old.retire()
 			g.retired = append(stillServing(g.retired), old)
-			g.logger.Info("listener settings changed; open connections close at their next idle moment",
+			g.logger.Info("listener settings changed; open connections close after their next response",
 				"listen", g.public.addr())
 		}
 	}
