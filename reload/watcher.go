@@ -68,7 +68,7 @@ type Options struct {
 
 // Read is what a [Watcher] found at one of its paths after a quiet period.
 type Read struct {
-	// Path is the absolute path as given to [Watcher.Watch].
+	// Path is the path as given to [Watcher.Watch], made absolute.
 	Path string
 	// Data is the file's whole content; it belongs to the callback. It is
 	// nil when Err is set, and never empty otherwise.
