@@ -696,7 +696,7 @@ func TestRunSignalMidWriteConverges(t *testing.T) {
 	r := startRun(t, both, RunOptions{Watch: true, NewWatcher: reloadWatcher(reload.Options{Debounce: 300 * time.Millisecond})})
 	running := r.g.current()
 
-	// The case: the file ends as it was; its first part alone
+	// A rewrite that ends as it began, whose first part alone
 	// is a valid config without b.
 	n := r.g.reloads.count()
 	writeSlowly(t, r.path, both, 3, 15*time.Millisecond, func() { signal(r.hup, syscall.SIGHUP) })
