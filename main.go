@@ -23,7 +23,9 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -125,82 +127,48 @@ func runCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			return serve(c.Context, c.String("config"), nil, c.Bool("watch"), logger, nil)
+			return serve(c.Context, c.String("config"), c.Bool("watch"), logger, nil)
 		},
 	}
 }
 
-// serve runs a gateway on the config at path (or on data, when given,
-// without watching) until SIGTERM or SIGINT, then shuts down gracefully; a
-// second signal exits at once. ready, when not nil, is called once the
-// gateway serves.
-func serve(ctx context.Context, path string, data []byte, watch bool, logger *slog.Logger, ready func(*gateway.Gateway)) error {
+// serve runs a gateway on the config file at path until SIGTERM or SIGINT,
+// then drains; a second SIGTERM or SIGINT exits at once with status 1, and
+// SIGHUP reloads. ready, when not nil, is called once the gateway serves.
+func serve(ctx context.Context, path string, watch bool, logger *slog.Logger, ready func(*gateway.Gateway)) error {
 	// Take the signals before anything serves, so that one arriving during
-	// start-up drains like any other instead of killing the process.
-	signals := make(chan os.Signal, 2)
-	signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(signals)
+	// start-up drains like any other instead of killing the process. HUP
+	// has a channel of its own with room for one: a flood of them is one
+	// pending reload and never crowds out a TERM.
+	reloads, stops := make(chan os.Signal, 1), make(chan os.Signal, 2)
+	signal.Notify(reloads, syscall.SIGHUP)
+	signal.Notify(stops, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(reloads)
+	defer signal.Stop(stops)
 
-	embedded := data != nil
-	if !embedded {
-		var err error
-		if data, err = os.ReadFile(path); err != nil {
-			return cli.Exit(fmt.Sprintf("gateway: %v", err), 1)
-		}
-	}
-	g := gateway.New(gateway.Options{Logger: logger})
-	if _, err := g.Load(path, data, gateway.TriggerStart); err != nil {
+	err := gateway.Run(ctx, gateway.RunOptions{
+		Config: path,
+		Watch:  watch,
+		Logger: logger,
+		Reload: reloads,
+		Stop:   stops,
+		NewWatcher: func(wc gateway.WatcherConfig) gateway.Watcher {
+			return reload.New(func(r reload.Read) {
+				wc.OnRead(gateway.FileRead{Path: r.Path, Data: r.Data, Err: r.Err, Triggered: r.Triggered})
+			}, reload.Options{TriggerOnly: !wc.Events, OnError: wc.OnError, Logger: logger})
+		},
+		Ready: ready,
+	})
+	var ce *config.ConfigError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gateway.ErrInterrupted):
+		return cli.Exit("", 1)
+	case errors.As(err, &ce):
 		return cli.Exit(err.Error(), 1)
 	}
-	logger.Info("serving", "listen", g.Addr(), "config", path, "watch", watch && !embedded)
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	watcherDone := make(chan error, 1)
-	if watch && !embedded {
-		w := reload.New(path, func(b []byte) { g.Load(path, b, gateway.TriggerWatch) },
-			reload.Options{Initial: data, Logger: logger})
-		go func() { watcherDone <- w.Run(ctx) }()
-	} else {
-		watcherDone <- nil
-	}
-	if ready != nil {
-		ready(g)
-	}
-
-	for {
-		var sig os.Signal
-		select {
-		case sig = <-signals:
-		case <-ctx.Done():
-			sig = syscall.SIGTERM
-		}
-		if sig == syscall.SIGHUP {
-			if embedded {
-				continue
-			}
-			g.LoadFile(path, gateway.TriggerSignal)
-			continue
-		}
-		timeout := g.ShutdownTimeout()
-		logger.Info("shutting down", "signal", sig.String(), "timeout", timeout)
-		go func() {
-			// A second signal exits at once.
-			<-signals
-			logger.Warn("second signal: exiting now")
-			os.Exit(1)
-		}()
-		sctx, scancel := context.WithTimeout(context.Background(), timeout)
-		err := g.Shutdown(sctx)
-		scancel()
-		cancel()
-		<-watcherDone
-		if err != nil {
-			logger.Warn("shutdown timed out; connections closed", "error", err)
-		}
-		logger.Info("stopped")
-		return nil
-	}
+	return cli.Exit(fmt.Sprintf("gateway: %v", err), 1)
 }
 
 func validateCommand() *cli.Command {
@@ -285,33 +253,109 @@ func (r validationReport) writeText(w io.Writer) {
 	}
 }
 
+// The addresses `gateway demo` uses unless its flags say otherwise, as
+// examples/demo.yaml writes them.
+var (
+	demoListen   = "127.0.0.1:8080"
+	demoAdmin    = "127.0.0.1:9901"
+	demoBackends = []string{"127.0.0.1:9001", "127.0.0.1:9002", "127.0.0.1:9003"}
+)
+
+// demoFile is where `gateway demo` writes its config, in the working
+// directory, unless a file of that name is there already.
+const demoFile = "gateway-demo.yaml"
+
 func demoCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "demo",
-		Usage: "start three demo backends and the gateway in front of them on 127.0.0.1:8080",
-		Flags: logFlags(),
+		Usage: "start three demo backends and the gateway in front of them, on a config file it watches",
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "listen", Value: demoListen, Usage: "the gateway's `ADDR`"},
+			&cli.StringFlag{Name: "admin", Value: demoAdmin, Usage: "the admin listener's `ADDR`"},
+			&cli.StringSliceFlag{Name: "backend", Value: cli.NewStringSlice(demoBackends...), Usage: "a demo backend's `ADDR`; three of them"},
+		}, logFlags()...),
 		Action: func(c *cli.Context) error {
 			logger, err := newLogger(c)
 			if err != nil {
 				return err
 			}
-			stop, err := startDemoBackends([]string{"127.0.0.1:9001", "127.0.0.1:9002", "127.0.0.1:9003"})
+			if n := len(c.StringSlice("backend")); n != len(demoBackends) {
+				return cli.Exit(fmt.Sprintf("gateway demo: --backend: want %d addresses, got %d", len(demoBackends), n), 2)
+			}
+			backends, stop, err := startDemoBackends(c.StringSlice("backend"))
 			if err != nil {
 				return cli.Exit(fmt.Sprintf("gateway demo: %v", err), 1)
 			}
 			defer stop()
-			return serve(c.Context, "examples/demo.yaml", demoConfig, false, logger, func(g *gateway.Gateway) {
-				fmt.Fprintf(c.App.Writer, "The gateway listens on http://%s and sends each request to the next of three backends.\n", g.Addr())
-				fmt.Fprintf(c.App.Writer, "Try:\n\n  for i in 1 2 3 4 5 6; do curl -s http://%s/; done\n\n", g.Addr())
-				fmt.Fprintln(c.App.Writer, "Status: gateway status --admin 127.0.0.1:9901    Stop: Ctrl-C")
+			path, remove, err := writeDemoConfig(demoConfigFor(c.String("listen"), c.String("admin"), backends))
+			if err != nil {
+				return cli.Exit(fmt.Sprintf("gateway demo: %v", err), 1)
+			}
+			defer remove()
+			return serve(c.Context, path, true, logger, func(g *gateway.Gateway) {
+				printDemoHints(c.App.Writer, g, path, backends[len(backends)-1])
 			})
 		},
 	}
 }
 
+// demoConfigFor returns examples/demo.yaml with the addresses the demo
+// serves on.
+func demoConfigFor(listen, admin string, backends []string) []byte {
+	text := string(demoConfig)
+	text = strings.Replace(text, `listen: "`+demoListen+`"`, `listen: "`+listen+`"`, 1)
+	text = strings.Replace(text, `admin: "`+demoAdmin+`"`, `admin: "`+admin+`"`, 1)
+	for i, b := range backends {
+		text = strings.Replace(text, "- http://"+demoBackends[i]+"\n", "- http://"+b+"\n", 1)
+	}
+	return []byte(text)
+}
+
+// writeDemoConfig writes the demo's config to ./gateway-demo.yaml when no
+// such file exists, else to a temporary directory, and returns its path
+// and a function that removes what it wrote.
+func writeDemoConfig(data []byte) (path string, remove func(), err error) {
+	if f, err := os.OpenFile(demoFile, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644); err == nil {
+		_, werr := f.Write(data)
+		if cerr := f.Close(); werr == nil {
+			werr = cerr
+		}
+		remove := func() { os.Remove(demoFile); os.Remove(demoFile + ".bak") }
+		if werr != nil {
+			remove()
+			return "", nil, werr
+		}
+		return demoFile, remove, nil
+	}
+	dir, err := os.MkdirTemp("", "gateway-demo")
+	if err != nil {
+		return "", nil, err
+	}
+	path = filepath.Join(dir, demoFile)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	return path, func() { os.RemoveAll(dir) }, nil
+}
+
+// printDemoHints tells the user what to try: traffic, an edit of the
+// config file that removes the last backend, and where to see the reload.
+func printDemoHints(w io.Writer, g *gateway.Gateway, path, last string) {
+	fmt.Fprintf(w, "The gateway listens on http://%s and sends each request to the next of three backends:\n\n", g.Addr())
+	fmt.Fprintf(w, "  for i in 1 2 3 4 5 6; do curl -s http://%s/; done\n\n", g.Addr())
+	fmt.Fprintf(w, "Its config is %s, reloaded on every save. Remove a backend while it runs:\n\n", path)
+	fmt.Fprintf(w, "  sed -i.bak '/%s/d' %s\n\n", last, path)
+	fmt.Fprintln(w, "then see the new generation, the two backends it kept with their counters, and the reload:")
+	fmt.Fprintf(w, "\n  gateway status --admin %s      (from a checkout: go run . status --admin %[1]s)\n", g.AdminAddr())
+	fmt.Fprintf(w, "  curl -s http://%s/reloads\n\n", g.AdminAddr())
+	fmt.Fprintf(w, "The file is removed when the demo stops. Stop: Ctrl-C\n")
+}
+
 // startDemoBackends serves a small named backend on each address: it
-// answers every path with its name and /health with 200.
-func startDemoBackends(addrs []string) (stop func(), err error) {
+// answers every path with its name and /health with 200. It returns the
+// addresses bound.
+func startDemoBackends(addrs []string) (bound []string, stop func(), err error) {
 	var servers []*http.Server
 	stop = func() {
 		for _, s := range servers {
@@ -322,8 +366,10 @@ func startDemoBackends(addrs []string) (stop func(), err error) {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			stop()
-			return nil, err
+			return nil, nil, err
 		}
+		addr := ln.Addr().String()
+		bound = append(bound, addr)
 		name := fmt.Sprintf("backend-%d", i+1)
 		s := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("X-Backend", name)
@@ -332,7 +378,7 @@ func startDemoBackends(addrs []string) (stop func(), err error) {
 		servers = append(servers, s)
 		go s.Serve(ln)
 	}
-	return stop, nil
+	return bound, stop, nil
 }
 
 func statusCommand() *cli.Command {

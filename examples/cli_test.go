@@ -112,6 +112,22 @@ func TestCLIValidateReportsEveryProblem(t *testing.T) {
 	}
 }
 
+// TestCLIValidateNamesUnreadableFileOnce checks that a file validate
+// cannot read is one problem that names the file once.
+func TestCLIValidateNamesUnreadableFileOnce(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing.yaml")
+	for _, tt := range []struct{ path, want string }{
+		{missing, missing + ": cannot read: no such file or directory\n"},
+		{dir, dir + ": cannot read: is a directory\n"},
+	} {
+		out, code := runGateway(t, "validate", tt.path)
+		if code != 1 || out != tt.want {
+			t.Errorf("validate %s: exit %d, output %q; want 1 and %q", tt.path, code, out, tt.want)
+		}
+	}
+}
+
 func TestCLIRunRefusesInvalidConfig(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.json")
@@ -146,17 +162,7 @@ func TestCLIRunDrainsOnSIGTERM(t *testing.T) {
 	defer backend.Close()
 	listen, cmd := startGatewayProcess(t, backend.URL)
 
-	result := make(chan string, 1)
-	go func() {
-		resp, err := http.Get("http://" + listen + "/slow")
-		if err != nil {
-			result <- err.Error()
-			return
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		result <- fmt.Sprintf("%d %s", resp.StatusCode, body)
-	}()
+	result := getLater("http://" + listen + "/slow")
 	select {
 	case <-started:
 	case <-time.After(5 * time.Second):
@@ -165,11 +171,96 @@ func TestCLIRunDrainsOnSIGTERM(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGTERM)
 	// New connections are refused once draining has begun, while the slow
 	// request is still in flight.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		c, err := net.Dial("tcp", listen)
+	waitRefused(t, listen)
+	close(release)
+	if got := <-result; got != "200 done" {
+		t.Fatalf("in-flight request got %q, want 200 done", got)
+	}
+	waitExit(t, cmd, 0)
+}
+
+// TestCLIRunIgnoresSIGHUPDuringDrain sends SIGTERM with 20 slow requests
+// in flight, then SIGHUPs: a reload signal does not end the drain (only a
+// second SIGTERM or SIGINT does), every request gets its 200, and the
+// process exits 0.
+func TestCLIRunIgnoresSIGHUPDuringDrain(t *testing.T) {
+	const slow = 20
+	release, started := make(chan struct{}), make(chan struct{}, slow)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			started <- struct{}{}
+			<-release
+		}
+		io.WriteString(w, "done")
+	}))
+	defer backend.Close()
+	defer close(release)
+	listen, cmd := startGatewayProcess(t, backend.URL)
+	results := make([]<-chan string, slow)
+	for i := range results {
+		results[i] = getLater("http://" + listen + "/slow")
+		<-started
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	waitRefused(t, listen)
+	for range 3 {
+		cmd.Process.Signal(syscall.SIGHUP)
+	}
+	release <- struct{}{} // one request finishes while the signals are handled
+	for range slow - 1 {
+		release <- struct{}{}
+	}
+	for _, result := range results {
+		if got := <-result; got != "200 done" {
+			t.Fatalf("a request in flight got %q, want 200 done", got)
+		}
+	}
+	waitExit(t, cmd, 0)
+}
+
+// getLater sends a GET for url from a goroutine of its own and delivers
+// "STATUS BODY", or the error, on the channel it returns.
+func getLater(url string) <-chan string {
+	out := make(chan string, 1)
+	go func() {
+		resp, err := http.Get(url)
 		if err != nil {
-			break
+			out <- err.Error()
+			return
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		out <- fmt.Sprintf("%d %s", resp.StatusCode, body)
+	}()
+	return out
+}
+
+// TestCLIRunSIGTERMAfterSIGHUPFlood sends tens of thousands of SIGHUPs and
+// then a SIGTERM: the SIGHUPs make at most one pending reload each time,
+// and the SIGTERM is never lost.
+func TestCLIRunSIGTERMAfterSIGHUPFlood(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer backend.Close()
+	for trial := range 3 {
+		_, cmd := startGatewayProcess(t, backend.URL)
+		for range 20000 {
+			cmd.Process.Signal(syscall.SIGHUP)
+		}
+		cmd.Process.Signal(syscall.SIGTERM)
+		start := time.Now()
+		waitExit(t, cmd, 0)
+		t.Logf("trial %d: exited %v after the SIGTERM", trial, time.Since(start))
+	}
+}
+
+// waitRefused waits until addr refuses connections: the gateway drains.
+func waitRefused(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return
 		}
 		c.Close()
 		if time.Now().After(deadline) {
@@ -177,19 +268,27 @@ func TestCLIRunDrainsOnSIGTERM(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	close(release)
-	if got := <-result; got != "200 done" {
-		t.Fatalf("in-flight request got %q, want 200 done", got)
-	}
+}
+
+// waitExit waits for cmd to exit with code, failing the test on another
+// code or after 10 seconds.
+func waitExit(t *testing.T, cmd *exec.Cmd, code int) {
+	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
 	case err := <-done:
-		if err != nil {
-			t.Fatalf("gateway exited with %v, want 0", err)
+		got := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			got = ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("gateway: %v", err)
+		}
+		if got != code {
+			t.Fatalf("gateway exited with %d, want %d", got, code)
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("gateway did not exit after draining")
+		t.Fatal("gateway did not exit within 10s")
 	}
 }
 
@@ -321,4 +420,168 @@ func (r *repeating) Read(p []byte) (int, error) {
 	n := copy(p, r.chunk[r.off:])
 	r.off = (r.off + n) % len(r.chunk)
 	return n, nil
+}
+
+// demoRun is a running `gateway demo` and what it printed.
+type demoRun struct {
+	cmd    *exec.Cmd
+	start  time.Time
+	listen string // the gateway's address
+	admin  string // the admin listener's address
+	path   string // the config file, as printed
+	sed    string // the command it suggests
+}
+
+// startDemo runs `gateway demo` in dir on free ports and reads its hints.
+func startDemo(t *testing.T, dir string) *demoRun {
+	t.Helper()
+	args := []string{"demo", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--log-format", "json"}
+	for range 3 {
+		args = append(args, "--backend", "127.0.0.1:0")
+	}
+	d := &demoRun{cmd: exec.Command(gatewayBinary(t), args...), start: time.Now()}
+	d.cmd.Dir = dir
+	stdout, err := d.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		d.cmd.Process.Kill()
+		d.cmd.Wait()
+	})
+	lines := bufio.NewScanner(stdout)
+	var printed []string
+	for lines.Scan() {
+		line := lines.Text()
+		printed = append(printed, line)
+		if s, ok := strings.CutPrefix(line, "The gateway listens on http://"); ok {
+			d.listen, _, _ = strings.Cut(s, " ")
+		}
+		if s, ok := strings.CutPrefix(line, "Its config is "); ok {
+			d.path, _, _ = strings.Cut(s, ", ")
+		}
+		if s, ok := strings.CutPrefix(line, "  sed "); ok {
+			d.sed = "sed " + s
+		}
+		if s, ok := strings.CutPrefix(line, "  curl -s http://"); ok {
+			d.admin = strings.TrimSuffix(s, "/reloads")
+		}
+		if strings.HasPrefix(line, "The file is removed when the demo stops.") {
+			break
+		}
+	}
+	go io.Copy(io.Discard, stdout) // the access log
+	if d.listen == "" || d.admin == "" || d.path == "" || d.sed == "" {
+		t.Fatalf("the demo's hints lack an address, the file or the command:\n%s", strings.Join(printed, "\n"))
+	}
+	return d
+}
+
+// TestCLIDemoReloadsItsConfigFile runs `gateway demo` as a newcomer would:
+// it writes ./gateway-demo.yaml, the command it prints removes a backend,
+// and the reload that follows keeps the two others with their counters;
+// the file is removed when the demo stops.
+func TestCLIDemoReloadsItsConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	d := startDemo(t, dir)
+	if d.path != "gateway-demo.yaml" {
+		t.Fatalf("the demo's config is %s, want gateway-demo.yaml in the working directory", d.path)
+	}
+	seen := map[string]int{}
+	for range 6 {
+		resp, err := http.Get("http://" + d.listen + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		seen[resp.Header.Get("X-Backend")]++
+	}
+	if len(seen) != 3 {
+		t.Fatalf("six requests reached %v, want each of three backends twice", seen)
+	}
+
+	sed := exec.Command("sh", "-c", d.sed)
+	sed.Dir = dir
+	if out, err := sed.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", d.sed, err, out)
+	}
+	type record struct {
+		Result                  string
+		Carried, Added, Removed int
+	}
+	var reloaded bool
+	deadline := time.Now().Add(10 * time.Second)
+	for !reloaded && time.Now().Before(deadline) {
+		var records []record
+		if resp, err := http.Get("http://" + d.admin + "/reloads"); err == nil {
+			json.NewDecoder(resp.Body).Decode(&records)
+			resp.Body.Close()
+		}
+		reloaded = len(records) == 2 && records[1] == record{Result: "applied", Carried: 2, Removed: 1}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !reloaded {
+		t.Fatalf("no reload keeping two backends and removing one within 10s of %q", d.sed)
+	}
+	t.Logf("the demo's reload was seen %v after the demo started", time.Since(d.start).Round(time.Millisecond))
+
+	resp, err := http.Get("http://" + d.admin + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var status struct {
+		Generation struct{ Number int }
+		Pools      []struct {
+			Backends []struct {
+				Requests uint64
+				Carried  bool
+			}
+		}
+	}
+	json.NewDecoder(resp.Body).Decode(&status)
+	resp.Body.Close()
+	if status.Generation.Number != 2 || len(status.Pools) != 1 || len(status.Pools[0].Backends) != 2 {
+		t.Fatalf("/status after the edit: %+v, want generation 2 with two backends", status)
+	}
+	for i, b := range status.Pools[0].Backends {
+		if !b.Carried || b.Requests != 2 {
+			t.Fatalf("backend %d after the edit: %+v, want carried over with its 2 requests", i, b)
+		}
+	}
+
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	waitExit(t, d.cmd, 0)
+	if _, err := os.Stat(filepath.Join(dir, "gateway-demo.yaml")); !os.IsNotExist(err) {
+		t.Fatalf("gateway-demo.yaml after the demo stopped: %v, want it removed", err)
+	}
+}
+
+// TestCLIDemoLeavesExistingFile checks that a ./gateway-demo.yaml that is
+// already there is neither used nor touched: the demo writes its config
+// to a temporary directory instead.
+func TestCLIDemoLeavesExistingFile(t *testing.T) {
+	dir := t.TempDir()
+	mine := filepath.Join(dir, "gateway-demo.yaml")
+	if err := os.WriteFile(mine, []byte("# mine\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDemo(t, dir)
+	if !filepath.IsAbs(d.path) || filepath.Dir(d.path) == dir {
+		t.Fatalf("the demo's config is %s, want one in a temporary directory", d.path)
+	}
+	if !strings.Contains(d.sed, d.path) {
+		t.Fatalf("the suggested command %q does not edit %s", d.sed, d.path)
+	}
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	waitExit(t, d.cmd, 0)
+	if got, err := os.ReadFile(mine); err != nil || string(got) != "# mine\n" {
+		t.Fatalf("the existing gateway-demo.yaml holds %q, %v after the demo", got, err)
+	}
+	if _, err := os.Stat(filepath.Dir(d.path)); !os.IsNotExist(err) {
+		t.Fatalf("the demo's temporary directory after it stopped: %v, want it removed", err)
+	}
 }

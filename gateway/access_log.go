@@ -1,15 +1,12 @@
 package gateway
 
 import (
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/gatewayhq/gateway/gateway/config"
 )
 
 // accessLog is the gateway's access log: one JSON line per request (see
@@ -164,36 +161,11 @@ func (s *logSink) close() {
 	}
 }
 
-// prepareAccessLog returns the sink cfg asks for, before cfg is published:
-// the running one when the path did not change, nil when the log is off,
-// or a newly opened one, whose open error rejects the config.
-func (g *Gateway) prepareAccessLog(cfg *config.Config) (*logSink, error) {
-	if cfg.AccessLog == "" {
-		return nil, nil
-	}
-	if cur := g.accessLogSink(); cur != nil && cur.path == cfg.AccessLog {
-		return cur, nil
-	}
-	s, err := openLogSink(cfg.AccessLog, g.logger)
-	if err != nil {
-		return nil, fmt.Errorf("%s: accessLog: %w", cfg.Source, err)
-	}
-	return s, nil
-}
-
-// swapAccessLog makes next, from [Gateway.prepareAccessLog], the running
-// sink once its config is published, and closes the sink it replaces.
+// swapAccessLog makes next the running sink and closes the sink it
+// replaces.
 func (g *Gateway) swapAccessLog(next *logSink) {
 	if old := g.accessLog.sink.Swap(next); old != nil && old != next {
 		old.close()
-	}
-}
-
-// discardAccessLog closes next, from [Gateway.prepareAccessLog], when its
-// config was rejected after all.
-func (g *Gateway) discardAccessLog(next *logSink) {
-	if next != nil && next != g.accessLogSink() {
-		next.close()
 	}
 }
 

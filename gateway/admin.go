@@ -4,38 +4,32 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"time"
 
-	"github.com/gatewayhq/gateway/gateway/config"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// adminServer is the admin listener: a net/http server, apart from the
-// public listener, that answers /healthz, /readyz, /status, /reloads and
-// /metrics. It is bound by the config that names its address and replaced
-// when a reload names another.
+// adminServer is the admin listener's server: a net/http server, apart
+// from the public listener, that answers /healthz, /readyz, /status,
+// /reloads and /metrics. A gateway has one from the first config that
+// names an admin address until it shuts down: it serves the admin
+// [entrance], whose sockets the configs bind, so a reload that moves the
+// admin address changes the socket and never the server, and no request
+// is dropped between two servers.
 type adminServer struct {
-	addr string // as the config names it
-	ln   net.Listener
 	srv  *http.Server
 	done chan struct{}
 }
 
-// adminShutdownTimeout bounds how long a replaced or stopped admin
-// listener waits for the requests it is answering.
+// adminShutdownTimeout bounds how long the admin listener waits at
+// shutdown for the requests it is answering.
 const adminShutdownTimeout = 2 * time.Second
 
 // AdminAddr returns the address the admin listener is bound to, or "" when
 // there is none.
 func (g *Gateway) AdminAddr() string {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.admin == nil {
-		return ""
-	}
-	return g.admin.ln.Addr().String()
+	return g.adminDoor.addr()
 }
 
 // adminHandler routes the admin endpoints.
@@ -75,77 +69,41 @@ func (g *Gateway) serveReadyz(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// prepareAdmin returns the admin listener cfg asks for, before cfg is
-// published: the running one when the address did not change, nil when
-// cfg has none, or a newly bound one, whose bind error rejects the config.
-func (g *Gateway) prepareAdmin(cfg *config.Config) (*adminServer, error) {
-	if cfg.Admin == "" {
-		return nil, nil
+// startAdmin starts the admin server, unless it runs already. It is
+// called under g.mu.
+func (g *Gateway) startAdmin() {
+	if g.admin != nil {
+		return
 	}
-	if g.admin != nil && g.admin.addr == cfg.Admin {
-		return g.admin, nil
-	}
-	ln, err := net.Listen("tcp", cfg.Admin)
-	if err != nil {
-		return nil, err
-	}
-	return &adminServer{
-		addr: cfg.Admin,
-		ln:   ln,
+	a := &adminServer{
 		srv: &http.Server{
 			Handler:           g.adminHandler(),
 			ReadHeaderTimeout: 5 * time.Second,
 			IdleTimeout:       time.Minute,
 		},
 		done: make(chan struct{}),
-	}, nil
-}
-
-// swapAdmin makes next, from [Gateway.prepareAdmin], the running admin
-// listener once its config is published: a new one starts serving and the
-// one it replaces stops.
-func (g *Gateway) swapAdmin(next *adminServer) {
-	old := g.admin
-	if next == old {
-		return
 	}
-	g.admin = next
-	if next != nil {
-		next.start(g)
-	}
-	if old != nil {
-		old.stop()
-	}
-}
-
-// discardAdmin releases next, from [Gateway.prepareAdmin], when its config
-// was rejected after all.
-func (g *Gateway) discardAdmin(next *adminServer) {
-	if next != nil && next != g.admin {
-		next.ln.Close()
-	}
-}
-
-// closeAdmin stops the admin listener at shutdown.
-func (g *Gateway) closeAdmin() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.swapAdmin(nil)
-}
-
-// start serves a in a goroutine that ends when a stops.
-func (a *adminServer) start(g *Gateway) {
+	view := g.adminDoor.view()
 	go func() {
 		defer close(a.done)
-		if err := a.srv.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			g.logger.Error("admin listener failed", "addr", a.ln.Addr().String(), "error", err)
+		if err := a.srv.Serve(view); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			g.logger.Error("admin listener failed", "error", err)
 		}
 	}()
+	g.admin = a
 }
 
-// stop closes the listener, lets the requests being answered finish for a
-// little while, and waits for the serving goroutine.
-func (a *adminServer) stop() {
+// closeAdmin stops the admin listener at shutdown: its sockets close at
+// once, and the requests being answered get a little while to finish.
+func (g *Gateway) closeAdmin() {
+	g.mu.Lock()
+	a := g.admin
+	g.admin = nil
+	g.mu.Unlock()
+	g.adminDoor.close()
+	if a == nil {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), adminShutdownTimeout)
 	defer cancel()
 	if err := a.srv.Shutdown(ctx); err != nil {

@@ -15,9 +15,23 @@ type StatusReport struct {
 	Generation GenerationStatus `json:"generation"`
 	Pools      []PoolStatus     `json:"pools"`
 	Ready      bool             `json:"ready"`
-	// LastReload is the most recent reload attempt, applied or rejected;
-	// nil before the first.
+	// LastReload is the most recent attempt to load the config file,
+	// applied, unchanged or rejected; nil before the first.
 	LastReload *ReloadRecord `json:"lastReload"`
+	// Watch says whether the config file is watched.
+	Watch WatchStatus `json:"watch"`
+}
+
+// WatchStatus describes the watching of the config file.
+type WatchStatus struct {
+	// State is "watching"; "failing" when the watcher cannot watch (Error
+	// says why): changes are then found by polling while the watcher
+	// tries again; or "off" when the file is read only on SIGHUP.
+	State string `json:"state"`
+	// Error is why the watcher failed.
+	Error string `json:"error,omitempty"`
+	// Since is when the watcher entered State; nil when it never ran.
+	Since *time.Time `json:"since"`
 }
 
 // GenerationStatus describes the generation being served: the config it
@@ -25,7 +39,9 @@ type StatusReport struct {
 type GenerationStatus struct {
 	// Number is the generation's number; 0 before the first config.
 	Number uint64 `json:"number"`
-	// Hash is the hex SHA-256 of the config's bytes.
+	// Hash is the hex SHA-256 of the config content that runs: the bytes
+	// the generation was built from, or the bytes of a later reload that
+	// found the same config in them (result unchanged).
 	Hash string `json:"hash"`
 	// LoadedAt is when the generation was published.
 	LoadedAt time.Time `json:"loadedAt"`
@@ -86,14 +102,15 @@ const (
 // answers it.
 func (g *Gateway) Status() StatusReport {
 	r := StatusReport{Pools: []PoolStatus{}, Ready: g.Ready()}
-	if reloads := g.Reloads(); len(reloads) > 0 {
-		r.LastReload = &reloads[len(reloads)-1]
+	if last, ok := g.reloads.last(configSource); ok {
+		r.LastReload = &last
 	}
+	r.Watch, _ = g.watch.get()
 	gen := g.gen.Load()
 	if gen == nil {
 		return r
 	}
-	r.Generation = GenerationStatus{Number: gen.number, Hash: gen.cfg.Hash, LoadedAt: gen.loadedAt, Source: gen.cfg.Source}
+	r.Generation = GenerationStatus{Number: gen.number, Hash: g.RunningHash(), LoadedAt: gen.loadedAt, Source: gen.cfg.Source}
 	for _, p := range gen.pools {
 		ps := PoolStatus{Name: p.name, Algorithm: p.algorithm, Backends: make([]BackendStatus, 0, len(p.backends))}
 		for i, b := range p.backends {

@@ -127,7 +127,7 @@ func TestAdminStatus(t *testing.T) {
 
 	r := adminStatus(t, g)
 	gen := g.current()
-	if r.Generation.Number != 1 || r.Generation.Hash != hashOf([]byte(text)) || r.Generation.Source != "test.yaml" ||
+	if r.Generation.Number != 1 || r.Generation.Hash != config.Hash([]byte(text)) || r.Generation.Source != "test.yaml" ||
 		!r.Generation.LoadedAt.Equal(gen.loadedAt) {
 		t.Errorf("generation = %+v, want number 1, hash of the config, source test.yaml, loaded at %v", r.Generation, gen.loadedAt)
 	}
@@ -172,12 +172,13 @@ func TestAdminStatusCarriedAndProbed(t *testing.T) {
 
 func TestAdminReloads(t *testing.T) {
 	b := startBackend(t, "a", nil)
-	config := withAdmin(poolConfig("round_robin", "", b.URL))
-	g, _ := startGateway(t, config)
+	cfg := withAdmin(poolConfig("round_robin", "", b.URL))
+	g, _ := startGateway(t, cfg)
 	if _, err := g.Load("test.yaml", []byte("listen: [\n"), TriggerWatch); err == nil {
 		t.Fatal("a broken config was applied")
 	}
-	reloadOK(t, g, config+"# touched\n")
+	reloadOK(t, g, cfg+"# touched\n")
+	reloadOK(t, g, strings.Replace(cfg, "round_robin", "least_connections", 1))
 
 	code, body := adminGet(t, g, "/reloads")
 	var got []ReloadRecord
@@ -187,7 +188,7 @@ func TestAdminReloads(t *testing.T) {
 	want := []struct {
 		result, trigger string
 		generation      uint64
-	}{{ResultApplied, TriggerStart, 1}, {ResultRejected, TriggerWatch, 0}, {ResultApplied, TriggerWatch, 2}}
+	}{{ResultApplied, TriggerStart, 1}, {ResultRejected, TriggerWatch, 0}, {ResultUnchanged, TriggerWatch, 1}, {ResultApplied, TriggerWatch, 2}}
 	if len(got) != len(want) {
 		t.Fatalf("%d records, want %d:\n%s", len(got), len(want), body)
 	}
@@ -196,7 +197,7 @@ func TestAdminReloads(t *testing.T) {
 			t.Errorf("record %d = %+v, want %+v", i, got[i], w)
 		}
 	}
-	if got[1].Error == "" || got[1].Hash != hashOf([]byte("listen: [\n")) {
+	if got[1].Error == "" || got[1].Hash != config.Hash([]byte("listen: [\n")) {
 		t.Errorf("the rejected record lacks its error or hash: %+v", got[1])
 	}
 	if !strings.Contains(body, `"durationSeconds"`) {
@@ -286,6 +287,11 @@ func TestAdminRebindsOnReload(t *testing.T) {
 	if code, _ := adminGet(t, g, "/healthz"); code != 200 {
 		t.Errorf("the new admin listener answered %d", code)
 	}
+	// The old address answers until its clients have gone, then closes.
+	if code, _ := get(t, &http.Client{}, "http://"+first+"/healthz"); code != 200 {
+		t.Errorf("the retiring admin address answered %d", code)
+	}
+	waitRetired(t, g.adminDoor)
 	if !refused(first) {
 		t.Errorf("the old admin listener %s still accepts", first)
 	}
@@ -294,9 +300,21 @@ func TestAdminRebindsOnReload(t *testing.T) {
 	if got := g.AdminAddr(); got != "" {
 		t.Fatalf("AdminAddr = %q after the admin key was removed", got)
 	}
+	waitRetired(t, g.adminDoor)
 	if !refused(next) {
 		t.Errorf("the admin listener %s still accepts after its key was removed", next)
 	}
+}
+
+// waitRetired waits until every socket e retired has closed. It does not
+// connect, which would keep a retiring socket open.
+func waitRetired(t *testing.T, e *entrance) {
+	t.Helper()
+	waitUntil(t, "the retiring sockets to close", func() bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return len(e.retiring) == 0
+	})
 }
 
 func TestAdminBindFailureRejectsReload(t *testing.T) {

@@ -108,13 +108,19 @@ func getLater(url string) <-chan string {
 	return out
 }
 
-// waitUntil polls cond until it holds or the deadline passes.
+// waitBound is how long waitUntil waits: far more than any condition
+// takes on a loaded machine, so that reaching it means the condition
+// never came.
+const waitBound = 15 * time.Second
+
+// waitUntil polls cond until it holds, and fails the test when it has not
+// within waitBound.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(waitBound)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+			t.Fatalf("timed out after %v waiting for %s", waitBound, what)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
@@ -148,12 +154,16 @@ func backendAt(t *testing.T, g *Gateway, name, url string) *backend {
 }
 
 // checkerGoroutines counts the health checkers' probing goroutines.
-func checkerGoroutines() int {
+func checkerGoroutines() int { return goroutinesIn("health.(*Checker).run(") }
+
+// goroutinesIn counts the goroutines whose stack holds frame, a function
+// name followed by "(".
+func goroutinesIn(frame string) int {
 	buf := make([]byte, 1<<20)
 	for {
 		n := runtime.Stack(buf, true)
 		if n < len(buf) {
-			return strings.Count(string(buf[:n]), "health.(*Checker).run(")
+			return strings.Count(string(buf[:n]), frame)
 		}
 		buf = make([]byte, 2*len(buf))
 	}
@@ -417,8 +427,9 @@ func TestRotationOfOtherPoolUndisturbed(t *testing.T) {
 }
 
 // concurrentBodies has clients keep-alive clients send each GETs to url
-// side by side, and counts the bodies of the responses.
-func concurrentBodies(t *testing.T, url string, clients, each int) map[string]int {
+// side by side, and counts the bodies of the responses. before, when not
+// nil, is called before each client's i-th request.
+func concurrentBodies(t *testing.T, url string, clients, each int, before func(i int)) map[string]int {
 	var mu sync.Mutex
 	counts := map[string]int{}
 	var wg sync.WaitGroup
@@ -427,7 +438,10 @@ func concurrentBodies(t *testing.T, url string, clients, each int) map[string]in
 		go func() {
 			defer wg.Done()
 			client := &http.Client{}
-			for range each {
+			for i := range each {
+				if before != nil {
+					before(i)
+				}
 				resp, err := client.Get(url)
 				if err != nil {
 					t.Error(err)
@@ -448,17 +462,19 @@ func concurrentBodies(t *testing.T, url string, clients, each int) map[string]in
 // TestRotationOfOtherPoolExactUnderReloads checks that requests in flight
 // on older generations and those on newer ones share an unchanged pool's
 // rotation: every backend gets exactly its share however the reloads of
-// another pool interleave with the requests.
+// another pool interleave with the requests. Each client's i-th request
+// waits for the (i/4+1)-th reload, so at least 10 reloads land while the
+// requests run, however fast the machine is.
 func TestRotationOfOtherPoolExactUnderReloads(t *testing.T) {
 	a, b, c := startBackend(t, "a", nil), startBackend(t, "b", nil), startBackend(t, "c", nil)
 	all := []string{a.URL, b.URL, c.URL}
 	g, base := startGateway(t, twoPoolConfig(all, all))
 	stop := make(chan struct{})
-	reloads := make(chan int)
+	stopped := make(chan struct{})
+	var landed atomic.Int64
 	go func() {
-		n := 0
-		defer func() { reloads <- n }()
-		for {
+		defer close(stopped)
+		for n := 0; ; n++ {
 			select {
 			case <-stop:
 				return
@@ -468,16 +484,27 @@ func TestRotationOfOtherPoolExactUnderReloads(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			n++
+			landed.Add(1)
 		}
 	}()
-	counts := concurrentBodies(t, base+"/y", 6, 40)
+	pace := func(i int) {
+		deadline := time.Now().Add(waitBound)
+		for landed.Load() < int64(i/4+1) {
+			if time.Now().After(deadline) {
+				t.Errorf("reload %d did not land within %v", i/4+1, waitBound)
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	counts := concurrentBodies(t, base+"/y", 6, 40, pace)
+	n := landed.Load()
 	close(stop)
-	n := <-reloads
+	<-stopped
 	if counts["a"] != 80 || counts["b"] != 80 || counts["c"] != 80 {
 		t.Fatalf("pool y served %v over %d reloads of pool x, want 80 each", counts, n)
 	}
 	if n < 10 {
-		t.Logf("only %d reloads landed during the requests", n)
+		t.Fatalf("only %d reloads landed while the requests ran, want at least 10", n)
 	}
 }

@@ -593,7 +593,7 @@ func TestChaos(t *testing.T) {
 
 	// Once the chaos ends, the gateway recovers: every backend comes back,
 	// requests succeed and none is left in flight.
-	waitFor(t, 5*time.Second, "every backend to be healthy again", func() bool {
+	waitUntil(t, "every backend to be healthy again", func() bool {
 		for _, b := range g.current().pools[0].backends {
 			if !b.health.Healthy() {
 				return false
@@ -607,7 +607,7 @@ func TestChaos(t *testing.T) {
 			t.Fatalf("after the chaos: %d %q", status, body)
 		}
 	}
-	waitFor(t, 5*time.Second, "no request in flight", func() bool {
+	waitUntil(t, "no request in flight", func() bool {
 		for _, b := range g.current().pools[0].backends {
 			if b.inFlight.Load() != 0 {
 				return false

@@ -18,10 +18,17 @@
 // [Gateway.Load] decodes a config's bytes with [config.Decode], the code
 // path `gateway validate` checks files with, and applies the result;
 // [Gateway.LoadFile] reads the file first, and [Gateway.Apply] takes a config
-// decoded already. Each attempt, applied or rejected, returns a
-// [ReloadRecord] that [Gateway.Reloads] keeps among the last 20. A config
-// that does not decode, or whose listeners or access log cannot be opened,
-// is rejected as a whole and the running config keeps serving.
+// decoded already. Each attempt, applied, unchanged or rejected, returns a
+// [ReloadRecord] that [Gateway.Reloads] keeps among the last 20 of its
+// source. A config that does not decode, or whose listeners or access log
+// cannot be opened, is rejected as a whole and the running config keeps
+// serving; one equal to the running config builds nothing and is recorded
+// as unchanged.
+//
+// [Run] is the whole life of the gateway command: it loads a config file,
+// serves it, reloads it when a [Watcher] reads it changed or a reload
+// signal asks, and drains on a stop signal or when its context ends. A
+// test can drive it with channels in place of signals.
 //
 // # Generations
 //
@@ -45,8 +52,17 @@
 // connections, the old ones closing once unused. Requests read those
 // settings with single atomic loads and take no lock. A new backend starts up
 // and is probed at once; one that left the config stops probing and closes
-// its idle connections when its last request ends. A changed listen address
-// is bound before anything is published.
+// its idle connections when its last request ends.
+//
+// Applying a config plans what it does to the public listener's socket and
+// server, the admin listener and the access log, opens what the plan needs
+// (a changed address is bound, a new log file opened) and rejects the
+// config if any of it fails, and puts it into service once the generation
+// is published. The listeners' sockets belong to entrances that outlive
+// the servers in front of them: connections are counted against
+// maxConnections per entrance, a new server takes over the same socket
+// without a connection being refused, and a socket the config moved away
+// from goes on accepting for the new server until its clients have gone.
 //
 // # Requests
 //
@@ -72,5 +88,6 @@
 // [Gateway.Shutdown] stops accepting connections, lets the requests in
 // flight and upgraded connections finish until its context is done, then
 // closes what is left and stops every health checker.
-// [Gateway.ShutdownTimeout] is how long the config allows for that.
+// [Gateway.ShutdownTimeout] is how long the config allows for that; [Run]
+// gives it that long, or stops at once on a second stop signal.
 package gateway

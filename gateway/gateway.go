@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatewayhq/gateway/gateway/config"
+	"github.com/valyala/fasthttp"
 )
 
 // Gateway is a running reverse proxy. What one config produces, its pools,
@@ -32,14 +32,29 @@ type Gateway struct {
 	number   uint64
 	listener *listener
 	retired  []*listener // earlier listeners whose connections still run
-	closed   bool
+	admin    *adminServer
+	// listenAddr and adminAddr are the addresses the running config
+	// names.
+	listenAddr, adminAddr string
+	closed                bool
+
+	// public and adminDoor are where clients and operators come in: the
+	// sockets of the listen and admin addresses, which outlive the servers
+	// in front of them.
+	public    *entrance
+	adminDoor *entrance
+
+	// runningHash is the hash of the content last found to be the running
+	// config: the bytes a generation was built from, or equal bytes a
+	// reload found unchanged.
+	runningHash atomic.Pointer[string]
 
 	reloads   reloadLog
 	tunnels   tunnelSet
 	accessLog *accessLog
-	admin     *adminServer
 	metrics   *metrics
 	draining  atomic.Bool
+	watch     watchState
 }
 
 // Options configures a [Gateway].
@@ -64,6 +79,9 @@ func New(opts Options) *Gateway {
 	g := &Gateway{logger: logger, live: make(map[string]*backend), accessLog: new(accessLog)}
 	g.backends = backendOptions{logger: logger, dial: opts.DialContext}
 	g.metrics = newMetrics(g)
+	g.public = newEntrance("listen", logger, new(connLimit))
+	g.public.onRefuse = func() { g.metrics.unrouted.count(fasthttp.StatusServiceUnavailable) }
+	g.adminDoor = newEntrance("admin", logger, nil)
 	return g
 }
 
@@ -76,6 +94,17 @@ func (g *Gateway) ShutdownTimeout() time.Duration {
 		return gen.cfg.ShutdownTimeout
 	}
 	return 0
+}
+
+// RunningHash returns the hash of the config content that runs: the bytes
+// the generation being served was built from or, after a reload found
+// other bytes to be the same config, those. It is "" before a config was
+// applied.
+func (g *Gateway) RunningHash() string {
+	if h := g.runningHash.Load(); h != nil {
+		return *h
+	}
+	return ""
 }
 
 // Triggers name what caused a reload in its [ReloadRecord].
@@ -93,7 +122,7 @@ func (g *Gateway) Load(source string, data []byte, trigger string) (ReloadRecord
 	start := time.Now()
 	cfg, err := config.Decode(source, data)
 	if err != nil {
-		rec := ReloadRecord{Hash: hashOf(data), Trigger: trigger, Time: start, Result: ResultRejected, Error: err.Error()}
+		rec := ReloadRecord{Hash: config.Hash(data), Trigger: trigger, Time: start, Result: ResultRejected, Error: err.Error()}
 		rec.Duration = time.Since(start)
 		g.record(rec)
 		return rec, err
@@ -107,11 +136,16 @@ func (g *Gateway) Load(source string, data []byte, trigger string) (ReloadRecord
 func (g *Gateway) LoadFile(path, trigger string) (ReloadRecord, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		rec := ReloadRecord{Trigger: trigger, Time: time.Now(), Result: ResultRejected, Error: err.Error()}
-		g.record(rec)
-		return rec, err
+		return g.readFailed(err, trigger), err
 	}
 	return g.Load(path, data, trigger)
+}
+
+// readFailed records an attempt whose file could not be read.
+func (g *Gateway) readFailed(err error, trigger string) ReloadRecord {
+	rec := ReloadRecord{Trigger: trigger, Time: time.Now(), Result: ResultRejected, Error: err.Error()}
+	g.record(rec)
+	return rec
 }
 
 // Apply builds the generation for cfg beside the running one and publishes
@@ -120,9 +154,10 @@ func (g *Gateway) LoadFile(path, trigger string) (ReloadRecord, error) {
 // with its health, counters, in-flight requests and keep-alive connections,
 // and takes its pool's new settings in place; new ones start fresh and are
 // probed at once; those that left stop probing and close their idle
-// connections when their last request ends. A listen address that changed
-// is bound before anything is published, so a failure to bind rejects the
-// whole config.
+// connections when their last request ends. New listen and admin addresses
+// are bound, and a new access log opened, before anything is published, so
+// a failure rejects the whole config. A config equal to the running one
+// (see [config.Config.Equal]) builds nothing and is recorded as unchanged.
 func (g *Gateway) Apply(cfg *config.Config, trigger string) (ReloadRecord, error) {
 	return g.apply(cfg, trigger, time.Now())
 }
@@ -140,56 +175,29 @@ func (g *Gateway) apply(cfg *config.Config, trigger string, start time.Time) (Re
 		return reject(errors.New("the gateway is shutting down"))
 	}
 	prev := g.gen.Load()
-	gen, plan := build(cfg, g.number+1, prev, g.live, g.backends)
-
-	var ln *listener
-	if g.listener == nil || g.listener.changed(cfg) {
-		var err error
-		if ln, err = g.listen(cfg); err != nil {
-			return reject(fmt.Errorf("%s: listen: %w", cfg.Source, err))
-		}
+	if prev != nil && prev.cfg.Equal(cfg) {
+		g.runningHash.Store(&cfg.Hash)
+		rec.Generation, rec.Result, rec.Duration = prev.number, ResultUnchanged, time.Since(start)
+		g.record(rec)
+		return rec, nil
 	}
-	logs, err := g.prepareAccessLog(cfg)
+	st, err := g.stage(cfg, g.plan(cfg))
 	if err != nil {
-		if ln != nil {
-			ln.close(g.listener)
-		}
 		return reject(err)
 	}
-	admin, err := g.prepareAdmin(cfg)
-	if err != nil {
-		if ln != nil {
-			ln.close(g.listener)
-		}
-		g.discardAccessLog(logs)
-		return reject(fmt.Errorf("%s: admin: %w", cfg.Source, err))
-	}
+	gen, backends := build(cfg, g.number+1, prev, g.live, g.backends)
 
 	g.number++
 	gen.loadedAt = time.Now()
 	g.metrics.sync(gen)
-	g.swapAccessLog(logs)
 	g.gen.Store(gen)
-	g.live = plan.live
-	plan.commit()
-	if ln != nil {
-		old := g.listener
-		g.listener = ln
-		ln.start()
-		if old != nil {
-			old.stopAccepting(ln)
-			g.retired = append(stillServing(g.retired), old)
-			if old.cfg.addr != ln.cfg.addr {
-				g.logger.Info("listener moved", "listen", ln.view.Addr().String(), "from", old.view.Addr().String())
-			} else {
-				g.logger.Info("listener settings changed; the socket is kept", "listen", ln.view.Addr().String())
-			}
-		}
-	}
-	g.swapAdmin(admin)
+	g.runningHash.Store(&cfg.Hash)
+	g.live = backends.live
+	backends.commit()
+	g.commit(st, cfg)
 
 	rec.Generation, rec.Result, rec.Duration = gen.number, ResultApplied, time.Since(start)
-	rec.Carried, rec.Added, rec.Removed = plan.stats.Carried, plan.stats.Added, plan.stats.Removed
+	rec.Carried, rec.Added, rec.Removed = backends.stats.Carried, backends.stats.Added, backends.stats.Removed
 	g.record(rec)
 	return rec, nil
 }
@@ -197,12 +205,7 @@ func (g *Gateway) apply(cfg *config.Config, trigger string, start time.Time) (Re
 // Addr returns the address the public listener is bound to, or "" when
 // there is none.
 func (g *Gateway) Addr() string {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.listener == nil {
-		return ""
-	}
-	return g.listener.view.Addr().String()
+	return g.public.addr()
 }
 
 // Ready reports whether the gateway has a config, a listener and is not
@@ -218,22 +221,29 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.draining.Store(true)
 	g.mu.Lock()
 	g.closed = true
-	listeners := append(g.retired, g.listener)
+	current, retired := g.listener, g.retired
 	g.retired, g.listener = nil, nil
 	live := g.live
 	g.live = map[string]*backend{}
 	g.mu.Unlock()
 
+	// Close the sockets first, so that new clients are refused at once
+	// and go elsewhere, rather than queue for a server that drains.
+	g.public.close()
 	var wg sync.WaitGroup
-	errs := make([]error, len(listeners))
-	for i, ln := range listeners {
-		if ln == nil {
-			continue
-		}
+	errs := make([]error, 1+len(retired))
+	if current != nil {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = ln.shutdown(ctx)
+			errs[0] = current.shutdown(ctx)
+		}()
+	}
+	for i, ln := range retired {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[1+i] = ln.srv.ShutdownWithContext(ctx)
 		}()
 	}
 	tunnelsDone := make(chan struct{})
@@ -256,12 +266,12 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// stillServing drops from retired the listeners whose last connection has closed:
-// shutdown need not wait for them.
+// stillServing drops from retired the listeners whose last connection has
+// closed: shutdown need not wait for them.
 func stillServing(retired []*listener) []*listener {
 	kept := retired[:0]
 	for _, l := range retired {
-		if l.srv.GetOpenConnectionsCount() > 0 {
+		if l.view.open.Load() > 0 {
 			kept = append(kept, l)
 		}
 	}

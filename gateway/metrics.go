@@ -33,10 +33,19 @@ type metrics struct {
 	unrouted        *requestStats
 	unroutedLatency *latencyHistogram
 
-	reloadsApplied  atomic.Uint64
-	reloadsRejected atomic.Uint64
+	// reloadsMu guards reloads, the count of reload attempts by trigger
+	// and result.
+	reloadsMu sync.Mutex
+	reloads   map[reloadKey]uint64
+	// lastReloadOK and lastSuccessNano follow the config file's attempts
+	// only.
 	lastReloadOK    atomic.Bool
 	lastSuccessNano atomic.Int64
+}
+
+// reloadKey names the labels of gateway_config_reloads_total.
+type reloadKey struct {
+	trigger, result string
 }
 
 // seriesKey identifies a [requestStats]: its pool, and the key of its
@@ -163,14 +172,38 @@ func (m *metrics) current() ([]series, map[string]*latencyHistogram) {
 	return m.series, m.latency
 }
 
-// reloaded counts a reload attempt.
+// reloaded counts a reload attempt. Only the config file's attempts set
+// whether the last reload succeeded, and when one last did.
 func (m *metrics) reloaded(r ReloadRecord) {
-	if r.Result != ResultApplied {
-		m.reloadsRejected.Add(1)
-		m.lastReloadOK.Store(false)
+	m.reloadsMu.Lock()
+	if m.reloads == nil {
+		m.reloads = make(map[reloadKey]uint64)
+	}
+	m.reloads[reloadKey{r.Trigger, r.Result}]++
+	m.reloadsMu.Unlock()
+	if sourceOf(r.Trigger) != configSource {
 		return
 	}
-	m.reloadsApplied.Add(1)
-	m.lastReloadOK.Store(true)
-	m.lastSuccessNano.Store(time.Now().UnixNano())
+	m.lastReloadOK.Store(r.ok())
+	if r.ok() {
+		m.lastSuccessNano.Store(time.Now().UnixNano())
+	}
+}
+
+// reloadCounts returns the count of reload attempts by trigger and result:
+// every result of the config file's triggers, counted or not, so that
+// their series exist from the start, and whatever else was counted.
+func (m *metrics) reloadCounts() map[reloadKey]uint64 {
+	counts := make(map[reloadKey]uint64)
+	for _, trigger := range []string{TriggerStart, TriggerWatch, TriggerSignal} {
+		for _, result := range []string{ResultApplied, ResultRejected, ResultUnchanged} {
+			counts[reloadKey{trigger, result}] = 0
+		}
+	}
+	m.reloadsMu.Lock()
+	defer m.reloadsMu.Unlock()
+	for k, n := range m.reloads {
+		counts[k] = n
+	}
+	return counts
 }

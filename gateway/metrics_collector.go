@@ -24,13 +24,19 @@ var (
 		"Requests the backend could not answer: connect failures, resets and timeouts.",
 		[]string{"pool", "backend"}, nil)
 	descReloads = prometheus.NewDesc("gateway_config_reloads_total",
-		"Config load attempts, by result: applied or rejected.",
-		[]string{"result"}, nil)
+		"Reload attempts, by trigger (start, watch, signal) and result (applied, rejected, unchanged).",
+		[]string{"trigger", "result"}, nil)
 	descLastReloadOK = prometheus.NewDesc("gateway_config_last_reload_successful",
-		"Whether the last config load attempt was applied (1) or rejected (0).",
+		"Whether the last attempt to load the config file was applied or unchanged (1) or rejected (0).",
 		nil, nil)
 	descLastSuccess = prometheus.NewDesc("gateway_config_last_reload_success_timestamp_seconds",
-		"Unix time of the last config that was applied.",
+		"Unix time of the last attempt to load the config file that was applied or unchanged.",
+		nil, nil)
+	descWatcherFailing = prometheus.NewDesc("gateway_config_watcher_failing",
+		"Whether the config watcher cannot watch (1) and changes are found by polling while it is restarted, or watches or is off (0).",
+		nil, nil)
+	descWatcherFailures = prometheus.NewDesc("gateway_config_watcher_failures_total",
+		"Times the config watcher stopped watching with an error.",
 		nil, nil)
 	descGeneration = prometheus.NewDesc("gateway_config_generation",
 		"Number of the generation being served; 0 before the first config.",
@@ -47,7 +53,8 @@ type metricsCollector struct{ m *metrics }
 // Describe sends the descriptions of every metric Collect reports.
 func (c metricsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRequests, descDuration, descHealthy, descInFlight,
-		descFailures, descReloads, descLastReloadOK, descLastSuccess, descGeneration, descUpgraded} {
+		descFailures, descReloads, descLastReloadOK, descLastSuccess, descWatcherFailing, descWatcherFailures,
+		descGeneration, descUpgraded} {
 		ch <- d
 	}
 }
@@ -75,14 +82,22 @@ func (c metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		collectLatency(ch, pool, h)
 	}
 
-	ch <- prometheus.MustNewConstMetric(descReloads, prometheus.CounterValue, float64(m.reloadsApplied.Load()), ResultApplied)
-	ch <- prometheus.MustNewConstMetric(descReloads, prometheus.CounterValue, float64(m.reloadsRejected.Load()), ResultRejected)
+	for k, n := range m.reloadCounts() {
+		ch <- prometheus.MustNewConstMetric(descReloads, prometheus.CounterValue, float64(n), k.trigger, k.result)
+	}
 	ok := 0.0
 	if m.lastReloadOK.Load() {
 		ok = 1
 	}
 	ch <- prometheus.MustNewConstMetric(descLastReloadOK, prometheus.GaugeValue, ok)
 	ch <- prometheus.MustNewConstMetric(descLastSuccess, prometheus.GaugeValue, float64(m.lastSuccessNano.Load())/1e9)
+	watch, failures := m.g.watch.get()
+	failing := 0.0
+	if watch.State == WatchFailing {
+		failing = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descWatcherFailing, prometheus.GaugeValue, failing)
+	ch <- prometheus.MustNewConstMetric(descWatcherFailures, prometheus.CounterValue, float64(failures))
 	var number uint64
 	if gen := m.g.gen.Load(); gen != nil {
 		number = gen.number

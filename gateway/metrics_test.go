@@ -172,8 +172,16 @@ func TestMetricsFollowReloads(t *testing.T) {
 	before := time.Now()
 	g, _ := startGateway(t, config)
 	fams := scrape(t, g)
-	wantMetric(t, fams, 1, "gateway_config_reloads_total", "result", "applied")
-	wantMetric(t, fams, 0, "gateway_config_reloads_total", "result", "rejected")
+	wantMetric(t, fams, 1, "gateway_config_reloads_total", "trigger", "start", "result", "applied")
+	// Every result of every config trigger is there from the start.
+	for _, trigger := range []string{"start", "watch", "signal"} {
+		for _, result := range []string{"applied", "rejected", "unchanged"} {
+			if _, ok := sampleValue(fams, "gateway_config_reloads_total", "trigger", trigger, "result", result); !ok {
+				t.Errorf("no series gateway_config_reloads_total{trigger=%q,result=%q}", trigger, result)
+			}
+		}
+	}
+	wantMetric(t, fams, 0, "gateway_config_reloads_total", "trigger", "watch", "result", "rejected")
 	wantMetric(t, fams, 1, "gateway_config_last_reload_successful")
 	wantMetric(t, fams, 1, "gateway_config_generation")
 	if ts, _ := sampleValue(fams, "gateway_config_last_reload_success_timestamp_seconds"); ts < float64(before.Unix()) {
@@ -184,13 +192,24 @@ func TestMetricsFollowReloads(t *testing.T) {
 		t.Fatal("an invalid config was applied")
 	}
 	fams = scrape(t, g)
-	wantMetric(t, fams, 1, "gateway_config_reloads_total", "result", "rejected")
+	wantMetric(t, fams, 1, "gateway_config_reloads_total", "trigger", "watch", "result", "rejected")
 	wantMetric(t, fams, 0, "gateway_config_last_reload_successful")
 	wantMetric(t, fams, 1, "gateway_config_generation")
 
+	// The running config again, with a comment: unchanged, which is a
+	// success.
 	reloadOK(t, g, config+"# touched\n")
 	fams = scrape(t, g)
-	wantMetric(t, fams, 2, "gateway_config_reloads_total", "result", "applied")
+	wantMetric(t, fams, 1, "gateway_config_reloads_total", "trigger", "watch", "result", "unchanged")
+	wantMetric(t, fams, 0, "gateway_config_reloads_total", "trigger", "watch", "result", "applied")
+	wantMetric(t, fams, 1, "gateway_config_last_reload_successful")
+	wantMetric(t, fams, 1, "gateway_config_generation")
+
+	if _, err := g.Load("test.yaml", []byte(config+"shutdownTimeout: 5s\n"), TriggerSignal); err != nil {
+		t.Fatal(err)
+	}
+	fams = scrape(t, g)
+	wantMetric(t, fams, 1, "gateway_config_reloads_total", "trigger", "signal", "result", "applied")
 	wantMetric(t, fams, 1, "gateway_config_last_reload_successful")
 	wantMetric(t, fams, 2, "gateway_config_generation")
 }

@@ -33,7 +33,7 @@ func TestProxyRoundRobinOrder(t *testing.T) {
 func TestProxyRoundRobinConcurrentExact(t *testing.T) {
 	backends := []*testBackend{startBackend(t, "a", nil), startBackend(t, "b", nil), startBackend(t, "c", nil)}
 	_, base := startGateway(t, poolConfig("round_robin", "", backends[0].URL, backends[1].URL, backends[2].URL))
-	counts := concurrentBodies(t, base+"/", 8, 30)
+	counts := concurrentBodies(t, base+"/", 8, 30, nil)
 	for _, n := range []string{"a", "b", "c"} {
 		if counts[n] != 80 {
 			t.Fatalf("counts %v, want 80 each", counts)

@@ -1,33 +1,43 @@
 package gateway
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
+	"cmp"
 	"encoding/json"
+	"slices"
 	"sync"
 	"time"
 )
 
 // The results a [ReloadRecord] may carry.
 const (
-	ResultApplied  = "applied"
+	// ResultApplied: the config became a new generation.
+	ResultApplied = "applied"
+	// ResultRejected: the config could not be read, decoded or applied;
+	// the running generation serves on.
 	ResultRejected = "rejected"
+	// ResultUnchanged: the config is the one running (only comments or
+	// formatting changed, or the file was read again as it was), so no
+	// generation was built.
+	ResultUnchanged = "unchanged"
 )
 
 // ReloadRecord describes one attempt to load a config, applied or not.
 type ReloadRecord struct {
-	// Generation is the number of the generation the config became, or 0
-	// when it was rejected.
+	// Generation is the number of the generation the config became, or of
+	// the generation that serves on when it was unchanged; 0 when it was
+	// rejected.
 	Generation uint64 `json:"generation"`
-	// Hash is the hex SHA-256 of the config's bytes.
+	// Hash is the hex SHA-256 of the config's bytes; empty when the file
+	// could not be read.
 	Hash string `json:"hash"`
 	// Trigger says what caused the attempt: start, watch or signal.
 	Trigger string `json:"trigger"`
 	// Time is when the attempt began.
 	Time time.Time `json:"time"`
-	// Duration is how long decoding, building and publishing took.
+	// Duration is how long decoding, building and publishing took; 0 when
+	// the file could not be read.
 	Duration time.Duration `json:"-"`
-	// Result is applied or rejected.
+	// Result is applied, rejected or unchanged.
 	Result string `json:"result"`
 	// Error is why the config was rejected.
 	Error string `json:"error,omitempty"`
@@ -47,29 +57,92 @@ func (r ReloadRecord) MarshalJSON() ([]byte, error) {
 	}{plain(r), r.Duration.Seconds()})
 }
 
-// reloadHistory is how many reload records are kept.
+// ok reports whether the attempt left the gateway serving what it was
+// given: applied or unchanged.
+func (r ReloadRecord) ok() bool { return r.Result != ResultRejected }
+
+// configSource is the source of the records of the config file: the
+// triggers start, watch and signal. Any other trigger is a source of its
+// own.
+const configSource = "config"
+
+// sourceOf returns the source of a record with trigger.
+func sourceOf(trigger string) string {
+	switch trigger {
+	case TriggerStart, TriggerWatch, TriggerSignal:
+		return configSource
+	}
+	return trigger
+}
+
+// reloadHistory is how many reload records are kept of each source.
 const reloadHistory = 20
 
-// reloadLog keeps the most recent reload records.
+// reloadLog keeps the most recent reload records of each source.
 type reloadLog struct {
-	mu      sync.Mutex
-	records []ReloadRecord
+	mu       sync.Mutex
+	seq      uint64
+	bySource map[string][]loggedRecord
+}
+
+// loggedRecord is a record with the order it was added in.
+type loggedRecord struct {
+	ReloadRecord
+	seq uint64
 }
 
 func (l *reloadLog) add(r ReloadRecord) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.records = append(l.records, r)
-	if len(l.records) > reloadHistory {
-		l.records = append(l.records[:0], l.records[len(l.records)-reloadHistory:]...)
+	if l.bySource == nil {
+		l.bySource = make(map[string][]loggedRecord)
 	}
+	l.seq++
+	src := sourceOf(r.Trigger)
+	records := append(l.bySource[src], loggedRecord{r, l.seq})
+	if len(records) > reloadHistory {
+		records = append(records[:0], records[len(records)-reloadHistory:]...)
+	}
+	l.bySource[src] = records
 }
 
-// Reloads returns the most recent reload records, oldest first.
+// count returns how many records were ever added.
+func (l *reloadLog) count() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.seq
+}
+
+// last returns the most recent record of source.
+func (l *reloadLog) last(source string) (ReloadRecord, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	records := l.bySource[source]
+	if len(records) == 0 {
+		return ReloadRecord{}, false
+	}
+	return records[len(records)-1].ReloadRecord, true
+}
+
+// Reloads returns the most recent reload records, the last 20 of each
+// source (the config file; later certificates and name resolution), merged
+// oldest first.
 func (g *Gateway) Reloads() []ReloadRecord {
-	g.reloads.mu.Lock()
-	defer g.reloads.mu.Unlock()
-	return append([]ReloadRecord(nil), g.reloads.records...)
+	l := &g.reloads
+	l.mu.Lock()
+	var all []loggedRecord
+	for _, records := range l.bySource {
+		all = append(all, records...)
+	}
+	l.mu.Unlock()
+	slices.SortFunc(all, func(a, b loggedRecord) int {
+		return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.seq, b.seq))
+	})
+	out := make([]ReloadRecord, len(all))
+	for i, r := range all {
+		out[i] = r.ReloadRecord
+	}
+	return out
 }
 
 // record keeps r, logs it once and counts it in the metrics.
@@ -77,9 +150,13 @@ func (g *Gateway) record(r ReloadRecord) {
 	g.reloads.add(r)
 	g.metrics.reloaded(r)
 	attrs := []any{"trigger", r.Trigger, "hash", ShortHash(r.Hash), "duration", r.Duration.Round(time.Microsecond)}
-	if r.Result == ResultApplied {
+	switch r.Result {
+	case ResultApplied:
 		g.logger.Info("config applied", append(attrs, "generation", r.Generation,
 			"carried", r.Carried, "added", r.Added, "removed", r.Removed)...)
+		return
+	case ResultUnchanged:
+		g.logger.Info("config unchanged; the running generation serves on", append(attrs, "generation", r.Generation)...)
 		return
 	}
 	msg := "config rejected; the running config keeps serving"
@@ -87,12 +164,6 @@ func (g *Gateway) record(r ReloadRecord) {
 		msg = "config rejected"
 	}
 	g.logger.Error(msg, append(attrs, "error", r.Error)...)
-}
-
-// hashOf returns the hex SHA-256 of data.
-func hashOf(data []byte) string {
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:])
 }
 
 // ShortHash returns the first 12 hex digits of a config hash, the form the

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatewayhq/gateway/gateway/config"
 	"github.com/gatewayhq/gateway/reload"
 )
 
@@ -37,26 +38,34 @@ func dialKeepAlive(t *testing.T, addr string) *keepAliveConn {
 	return &keepAliveConn{Conn: c, r: bufio.NewReader(c)}
 }
 
-// get sends a GET for path and returns the status and body.
-func (k *keepAliveConn) get(t *testing.T, path string) (int, string) {
-	t.Helper()
+// send sends a GET for path with extraHeader on k and returns the
+// response, its body, and the error that ended the exchange.
+func (k *keepAliveConn) send(path, extraHeader string) (*http.Response, string, error) {
 	k.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := fmt.Fprintf(k, "GET %s HTTP/1.1\r\nHost: gateway.test\r\n\r\n", path); err != nil {
-		t.Fatalf("keep-alive connection: write: %v", err)
+	if _, err := fmt.Fprintf(k, "GET %s HTTP/1.1\r\nHost: gateway.test\r\n%s\r\n", path, extraHeader); err != nil {
+		return nil, "", err
 	}
 	resp, err := http.ReadResponse(k.r, nil)
 	if err != nil {
-		t.Fatalf("keep-alive connection: read: %v", err)
+		return nil, "", err
 	}
-	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(body), err
+}
+
+// get sends a GET for path and returns the status and body, failing the
+// test if the exchange fails or the gateway says it closes the connection.
+func (k *keepAliveConn) get(t *testing.T, path string) (int, string) {
+	t.Helper()
+	resp, body, err := k.send(path, "")
 	if err != nil {
-		t.Fatalf("keep-alive connection: body: %v", err)
+		t.Fatalf("keep-alive connection: %v", err)
 	}
 	if resp.Close {
 		t.Fatal("keep-alive connection: the gateway announced it closes the connection")
 	}
-	return resp.StatusCode, string(body)
+	return resp.StatusCode, body
 }
 
 // withListen replaces the listen address of a config made by poolConfig.
@@ -135,6 +144,11 @@ func (e *reloadExpectation) next(step reloadStep, urls map[string]string, nonce 
 			servers = append(servers, urls[n])
 		}
 		data = poolConfig("round_robin", "", servers...)
+		if slices.Equal(names, e.running) {
+			// The running config again: nothing to build.
+			e.want = append(e.want, ReloadRecord{Result: ResultUnchanged, Generation: e.number})
+			return e.hash(data, nonce)
+		}
 		rec := ReloadRecord{Result: ResultApplied, Generation: e.number + 1}
 		for _, n := range names {
 			if slices.Contains(e.running, n) {
@@ -150,10 +164,16 @@ func (e *reloadExpectation) next(step reloadStep, urls map[string]string, nonce 
 	} else {
 		e.want = append(e.want, ReloadRecord{Result: ResultRejected})
 	}
+	return e.hash(data, nonce)
+}
+
+// hash prefixes data with nonce as a comment, when not empty, and sets the
+// hash of the last record expected.
+func (e *reloadExpectation) hash(data, nonce string) []byte {
 	if nonce != "" {
 		data = "# " + nonce + "\n" + data
 	}
-	e.want[len(e.want)-1].Hash = hashOf([]byte(data))
+	e.want[len(e.want)-1].Hash = config.Hash([]byte(data))
 	return []byte(data)
 }
 
@@ -333,8 +353,9 @@ func saveConfig(t *testing.T, path string, data []byte, rename bool) {
 }
 
 // watchConfig writes initial to a config file, applies it and starts a
-// [reload.Watcher] that loads every change into g; each load's record is
-// sent on loaded. It returns the file's path.
+// [reload.Watcher] that hands every read of the file to g as [Run] does;
+// the record of each read that made one is sent on loaded. It returns the
+// file's path.
 func watchConfig(t *testing.T, g *Gateway, initial []byte, loaded chan<- ReloadRecord) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "test.yaml")
@@ -344,10 +365,15 @@ func watchConfig(t *testing.T, g *Gateway, initial []byte, loaded chan<- ReloadR
 	if _, err := g.Load(path, initial, TriggerStart); err != nil {
 		t.Fatal(err)
 	}
-	w := reload.New(path, func(data []byte) {
-		rec, _ := g.Load(path, data, TriggerWatch)
-		loaded <- rec
-	}, reload.Options{Initial: initial})
+	w := reload.New(func(r reload.Read) {
+		before := g.reloads.count()
+		g.reloadRead(path, FileRead{Path: r.Path, Data: r.Data, Err: r.Err, Triggered: r.Triggered})
+		if g.reloads.count() != before {
+			rec, _ := g.reloads.last(configSource)
+			loaded <- rec
+		}
+	}, reload.Options{})
+	w.Watch(path)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
@@ -390,8 +416,8 @@ func TestReloadZeroDropThroughWatcher(t *testing.T) {
 		saveConfig(t, path, data, i%2 == 0)
 		select {
 		case rec := <-loaded:
-			if rec.Hash != hashOf(data) {
-				t.Fatalf("save %d: the watcher delivered content %s, want %s", i, ShortHash(rec.Hash), ShortHash(hashOf(data)))
+			if rec.Hash != config.Hash(data) {
+				t.Fatalf("save %d: the watcher delivered content %s, want %s", i, ShortHash(rec.Hash), ShortHash(config.Hash(data)))
 			}
 		case <-time.After(5 * time.Second):
 			t.Fatalf("save %d was not loaded", i)
@@ -426,8 +452,13 @@ func TestReloadListenAddressRebinds(t *testing.T) {
 	if status, body := get(t, &http.Client{}, "http://"+newAddr+"/"); status != 200 || body != "a" {
 		t.Fatalf("new address answered %d %q, want 200 a", status, body)
 	}
-	if c, err := net.DialTimeout("tcp", oldAddr, time.Second); err == nil {
-		c.Close()
+	// The old address goes on accepting, for the new server, until its
+	// clients have gone; then it closes.
+	if status, body := get(t, &http.Client{}, "http://"+oldAddr+"/"); status != 200 || body != "a" {
+		t.Fatalf("the retiring address answered %d %q, want 200 a", status, body)
+	}
+	waitRetired(t, g.public)
+	if !refused(oldAddr) {
 		t.Fatalf("the old address %s still accepts connections", oldAddr)
 	}
 	for range 3 {
@@ -660,4 +691,376 @@ func TestReloadLatencyThroughWatcher(t *testing.T) {
 	if p99 > 250*time.Millisecond {
 		t.Fatalf("p99 reload latency %v, want at most 250ms; all: %v", p99, took)
 	}
+}
+
+// TestReloadUnchanged checks that a config equal to the running one,
+// whether its bytes are the same or only its comments and layout differ,
+// builds no generation, is recorded as unchanged, and that a success
+// after a rejection is a success again.
+func TestReloadUnchanged(t *testing.T) {
+	a := startBackend(t, "a", nil)
+	cfg := withAdmin(poolConfig("round_robin", "", a.URL))
+	g, _ := startGateway(t, cfg)
+	running := g.current()
+	if _, err := g.Load("test.yaml", []byte("listen: [\n"), TriggerWatch); err == nil {
+		t.Fatal("a broken config was applied")
+	}
+	for _, tt := range []struct {
+		name, text, trigger string
+	}{
+		{"the same bytes", cfg, TriggerSignal},
+		{"a comment", "# the only pool\n" + cfg, TriggerWatch},
+		{"another layout", strings.ReplaceAll(cfg, ": ", ":  "), TriggerWatch},
+	} {
+		rec, err := g.Load("test.yaml", []byte(tt.text), tt.trigger)
+		if err != nil || rec.Result != ResultUnchanged || rec.Generation != running.number || rec.Hash != config.Hash([]byte(tt.text)) {
+			t.Fatalf("%s: record %+v, %v; want unchanged, generation %d", tt.name, rec, err, running.number)
+		}
+		if g.current() != running {
+			t.Fatalf("%s: a new generation was published", tt.name)
+		}
+		if got := g.RunningHash(); got != rec.Hash {
+			t.Fatalf("%s: the running hash is %s, want the new bytes' %s", tt.name, ShortHash(got), ShortHash(rec.Hash))
+		}
+		if st := adminStatus(t, g); st.Generation.Hash != rec.Hash || st.LastReload == nil || st.LastReload.Result != ResultUnchanged {
+			t.Fatalf("%s: /status says hash %s, last reload %+v", tt.name, ShortHash(st.Generation.Hash), st.LastReload)
+		}
+		wantMetric(t, scrape(t, g), 1, "gateway_config_last_reload_successful")
+	}
+}
+
+// TestReloadHistoryPerSource checks that /reloads keeps the last 20 records
+// of each source, merged oldest first, and that only the config file's
+// records say whether the last reload succeeded.
+func TestReloadHistoryPerSource(t *testing.T) {
+	a := startBackend(t, "a", nil)
+	g, _ := startGateway(t, withAdmin(poolConfig("round_robin", "", a.URL)))
+	start := time.Now()
+	at := func(i int) time.Time { return start.Add(time.Duration(i) * time.Millisecond) }
+	for i := range 30 {
+		g.record(ReloadRecord{Trigger: TriggerWatch, Result: ResultUnchanged, Time: at(2 * i)})
+	}
+	for i := range 3 {
+		g.record(ReloadRecord{Trigger: "certificate", Result: ResultRejected, Error: "bad key", Time: at(2*i + 1)})
+	}
+	got := g.Reloads()
+	if len(got) != reloadHistory+3 {
+		t.Fatalf("%d records, want %d of the config file and 3 certificates", len(got), reloadHistory)
+	}
+	certificates := 0
+	for i, r := range got {
+		if i > 0 && r.Time.Before(got[i-1].Time) {
+			t.Fatalf("record %d (%v) is older than the one before it (%v)", i, r.Time, got[i-1].Time)
+		}
+		if r.Trigger == "certificate" {
+			certificates++
+		}
+	}
+	if certificates != 3 || !got[0].Time.Equal(at(1)) || !got[len(got)-1].Time.Equal(at(58)) {
+		t.Fatalf("%d certificate records, first at %v, last at %v", certificates, got[0].Time.Sub(start), got[len(got)-1].Time.Sub(start))
+	}
+	fams := scrape(t, g)
+	wantMetric(t, fams, 1, "gateway_config_last_reload_successful")
+	wantMetric(t, fams, 3, "gateway_config_reloads_total", "trigger", "certificate", "result", "rejected")
+	if st := adminStatus(t, g); st.LastReload == nil || st.LastReload.Trigger != TriggerWatch {
+		t.Fatalf("/status's last reload is %+v, want the config file's", st.LastReload)
+	}
+}
+
+// TestOverCapAnswer checks the gateway's own answer to a connection over
+// maxConnections: a plain 503 with Retry-After, counted as an answer the
+// gateway gave itself.
+func TestOverCapAnswer(t *testing.T) {
+	a := startBackend(t, "a", nil)
+	cfg := strings.Replace(withAdmin(poolConfig("round_robin", "", a.URL)), "listen: 127.0.0.1:0\n", "listen: 127.0.0.1:0\nmaxConnections: 1\n", 1)
+	g, _ := startGateway(t, cfg)
+	held := dialKeepAlive(t, g.Addr())
+	if status, _ := held.get(t, "/"); status != 200 {
+		t.Fatalf("the first connection got %d", status)
+	}
+	for range 3 {
+		resp, body, err := dialKeepAlive(t, g.Addr()).send("/", "")
+		if err != nil {
+			t.Fatalf("over the cap: %v; want the gateway's 503", err)
+		}
+		if resp.StatusCode != 503 || body != "too many connections\n" || resp.Header.Get("Retry-After") != "1" ||
+			resp.Header.Get("Content-Type") != "text/plain; charset=utf-8" || !resp.Close {
+			t.Fatalf("over the cap: %d %q %v", resp.StatusCode, body, resp.Header)
+		}
+	}
+	wantMetric(t, scrape(t, g), 3, "gateway_requests_total", "pool", "", "backend", "", "code", "503")
+}
+
+// TestMaxConnectionsChangeAppliesToOpenServer checks that a new cap takes
+// effect on the running server, which goes on serving its connections.
+func TestMaxConnectionsChangeAppliesToOpenServer(t *testing.T) {
+	a := startBackend(t, "a", nil)
+	base := poolConfig("round_robin", "", a.URL)
+	capped := func(n int) string {
+		return strings.Replace(base, "listen: 127.0.0.1:0\n", fmt.Sprintf("listen: 127.0.0.1:0\nmaxConnections: %d\n", n), 1)
+	}
+	g, _ := startGateway(t, capped(2))
+	server := g.listener
+	first, second := dialKeepAlive(t, g.Addr()), dialKeepAlive(t, g.Addr())
+	for _, c := range []*keepAliveConn{first, second} {
+		if status, _ := c.get(t, "/"); status != 200 {
+			t.Fatalf("got %d under the cap", status)
+		}
+	}
+	reloadOK(t, g, capped(1))
+	if g.listener != server {
+		t.Fatal("a new cap started a new server")
+	}
+	if resp, _, err := dialKeepAlive(t, g.Addr()).send("/", ""); err != nil || resp.StatusCode != 503 {
+		t.Fatalf("over the lowered cap: %v, %v; want 503", resp, err)
+	}
+	// The connections open before are served on.
+	if status, _ := first.get(t, "/"); status != 200 {
+		t.Fatalf("an open connection got %d after the cap was lowered", status)
+	}
+	reloadOK(t, g, capped(3))
+	third := dialKeepAlive(t, g.Addr())
+	if status, _ := third.get(t, "/"); status != 200 {
+		t.Fatalf("under the raised cap got %d", status)
+	}
+}
+
+// TestListenMoveBackRevivesSocket moves the listener away and back before
+// the old socket has retired: the socket is put back into service rather
+// than bound again (which would fail, the address being in use).
+func TestListenMoveBackRevivesSocket(t *testing.T) {
+	a := startBackend(t, "a", nil)
+	base := poolConfig("round_robin", "", a.URL)
+	first := closedAddr(t)
+	g, _ := startGateway(t, withListen(base, first))
+	sock := g.public.currentSocket()
+	second := closedAddr(t)
+	reloadOK(t, g, withListen(base, second))
+	reloadOK(t, g, withListen(base, first))
+	if g.public.currentSocket() != sock || g.Addr() != first {
+		t.Fatalf("moving back to %s bound a new socket", first)
+	}
+	for _, addr := range []string{first, second} {
+		if status, body := get(t, &http.Client{}, "http://"+addr+"/"); status != 200 || body != "a" {
+			t.Fatalf("%s answered %d %q", addr, status, body)
+		}
+	}
+	waitRetired(t, g.public)
+	if !refused(second) || refused(first) {
+		t.Fatalf("after the retirement %s refused %v and %s refused %v; want only %s to refuse",
+			first, refused(first), second, refused(second), second)
+	}
+}
+
+// TestListenRespelledWhileRetiring moves the listener back to an address
+// that a retiring socket holds under another spelling: the retiring socket
+// is closed at once so that the bind succeeds.
+func TestListenRespelledWhileRetiring(t *testing.T) {
+	a := startBackend(t, "a", nil)
+	base := poolConfig("round_robin", "", a.URL)
+	g, _ := startGateway(t, base)
+	_, port, _ := net.SplitHostPort(g.Addr())
+	reloadOK(t, g, withListen(base, closedAddr(t)))
+	reloadOK(t, g, withListen(base, "localhost:"+port))
+	if status, body := get(t, &http.Client{}, "http://127.0.0.1:"+port+"/"); status != 200 || body != "a" {
+		t.Fatalf("the respelled address answered %d %q", status, body)
+	}
+}
+
+// TestRejectedConfigRetiresRevivedSocket checks that a config rejected
+// after its listen address took a socket back from retirement leaves that
+// socket retiring, and the running one serving.
+func TestRejectedConfigRetiresRevivedSocket(t *testing.T) {
+	a := startBackend(t, "a", nil)
+	base := poolConfig("round_robin", "", a.URL)
+	first := closedAddr(t)
+	g, _ := startGateway(t, withListen(base, first))
+	second := closedAddr(t)
+	reloadOK(t, g, withListen(base, second))
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	rec, err := g.Load("test.yaml", []byte(withListen(base, first)+"admin: "+taken.Addr().String()+"\n"), TriggerWatch)
+	if err == nil || rec.Result != ResultRejected || !strings.Contains(err.Error(), "admin") {
+		t.Fatalf("record %+v, %v; want rejected for the admin address", rec, err)
+	}
+	if g.Addr() != second {
+		t.Fatalf("listening on %s after a rejected config, want %s", g.Addr(), second)
+	}
+	waitRetired(t, g.public)
+	if !refused(first) {
+		t.Fatalf("%s still accepts after the rejected config gave its socket back", first)
+	}
+	if status, body := get(t, &http.Client{}, "http://"+second+"/"); status != 200 || body != "a" {
+		t.Fatalf("%s answered %d %q", second, status, body)
+	}
+}
+
+// TestListenerSettingsOldConnectionsClose checks that connections of a
+// server whose settings a reload changed do not keep the old settings for
+// long: each is closed after its next response, which says so, whether a
+// request was in flight or comes later, and one that stays idle is closed
+// at the old idle timeout; new connections get the new settings.
+func TestListenerSettingsOldConnectionsClose(t *testing.T) {
+	gate, entered := newReleaseGate(t), make(chan struct{}, 1)
+	a := startBackend(t, "a", slowHandler("a", gate, entered))
+	base := strings.Replace(poolConfig("round_robin", "", a.URL), "listen: 127.0.0.1:0\n", "listen: 127.0.0.1:0\nclientIdleTimeout: 1s\n", 1)
+	g, _ := startGateway(t, base)
+	idle, later, busy := dialKeepAlive(t, g.Addr()), dialKeepAlive(t, g.Addr()), dialKeepAlive(t, g.Addr())
+	for _, c := range []*keepAliveConn{idle, later, busy} {
+		if status, _ := c.get(t, "/"); status != 200 {
+			t.Fatalf("got %d", status)
+		}
+	}
+	busy.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(busy, "GET /slow HTTP/1.1\r\nHost: gateway.test\r\n\r\n")
+	<-entered
+
+	reloadOK(t, g, strings.Replace(base, "clientIdleTimeout: 1s\n", "clientIdleTimeout: 1s\nmaxHeaderBytes: 4096\n", 1))
+
+	big := "X-Big: " + strings.Repeat("x", 8<<10) + "\r\n"
+	resp, _, err := later.send("/", big)
+	if err != nil || resp.StatusCode != 200 || !resp.Close {
+		t.Fatalf("the next request on an old connection: %v, %v; want 200 on the old settings, closing", resp, err)
+	}
+	gate.open()
+	resp, err = http.ReadResponse(busy.r, nil)
+	if err != nil {
+		t.Fatalf("the busy connection: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(body) != "slow" || !resp.Close {
+		t.Fatalf("the busy connection got %d %q (close %v); want 200 slow, closing", resp.StatusCode, body, resp.Close)
+	}
+	for name, c := range map[string]*keepAliveConn{"the idle connection": idle, "the connection after its response": later, "the busy connection after its response": busy} {
+		c.SetReadDeadline(time.Now().Add(waitBound))
+		if n, err := c.r.Read(make([]byte, 1)); err != io.EOF {
+			t.Fatalf("%s read %d bytes, %v; want it closed (EOF)", name, n, err)
+		}
+	}
+	if resp, _, err := dialKeepAlive(t, g.Addr()).send("/", big); err != nil || resp.StatusCode != 431 {
+		t.Fatalf("a new connection with an 8 KiB header: %v, %v; want 431", resp, err)
+	}
+	waitUntil(t, "the old server to have no connection left", func() bool {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		for _, l := range g.retired {
+			if l.view.open.Load() > 0 {
+				return false
+			}
+		}
+		return len(g.retired) == 1
+	})
+}
+
+// TestPlan checks what applying a config is planned to do to the
+// listeners and the access log, before anything is done.
+func TestPlan(t *testing.T) {
+	a := startBackend(t, "a", nil)
+	base := withAdmin(poolConfig("round_robin", "", a.URL))
+	g, _ := startGateway(t, base+"accessLog: true\n")
+	other := closedAddr(t)
+	tests := []struct {
+		name, config string
+		want         plan
+	}{
+		{"the same", base + "accessLog: true\n", plan{actionKeep, actionKeep, actionKeep, actionKeep}},
+		{"another listen address", withListen(base, other) + "accessLog: true\n", plan{actionMove, actionKeep, actionKeep, actionKeep}},
+		{"another header timeout", base + "accessLog: true\nclientHeaderTimeout: 3s\n", plan{actionKeep, actionRestart, actionKeep, actionKeep}},
+		{"a new cap only", base + "accessLog: true\nmaxConnections: 5\n", plan{actionKeep, actionKeep, actionKeep, actionKeep}},
+		{"admin and log off", poolConfig("round_robin", "", a.URL), plan{actionKeep, actionKeep, actionStop, actionStop}},
+		{"another admin address and log file", strings.Replace(base, "admin: 127.0.0.1:0", "admin: "+other, 1) + "accessLog: " + t.TempDir() + "/a.log\n",
+			plan{actionKeep, actionKeep, actionMove, actionMove}},
+	}
+	for _, tt := range tests {
+		cfg, err := config.Decode("test.yaml", []byte(tt.config))
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.mu.Lock()
+		got := g.plan(cfg)
+		g.mu.Unlock()
+		if got != tt.want {
+			t.Errorf("%s: plan %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	if got := fmt.Sprint([]action{actionNone, actionKeep, actionStart, actionRestart, actionMove, actionStop}); got != "[none keep start restart move stop]" {
+		t.Errorf("action names %s", got)
+	}
+}
+
+// TestReloadListenerSettingsUnderKeepAliveLoad changes the listener's
+// settings 30 times under keep-alive clients that, like wrk, never retry
+// a request: none fails. The old servers close their connections only
+// after a response that says so, never under a request on its way.
+func TestReloadListenerSettingsUnderKeepAliveLoad(t *testing.T) {
+	a := startBackend(t, "a", nil)
+	config := func(i int) string {
+		return strings.Replace(poolConfig("round_robin", "", a.URL), "listen: 127.0.0.1:0\n",
+			fmt.Sprintf("listen: 127.0.0.1:0\nclientIdleTimeout: %ds\n", 60+i%2), 1)
+	}
+	g, _ := startGateway(t, config(0))
+	var served, announced atomic.Int64
+	var mu sync.Mutex
+	var failures []string
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var k *keepAliveConn
+			for {
+				select {
+				case <-quit:
+					if k != nil {
+						k.Close()
+					}
+					return
+				default:
+				}
+				if k == nil {
+					c, err := net.Dial("tcp", g.Addr())
+					if err != nil {
+						mu.Lock()
+						failures = append(failures, err.Error())
+						mu.Unlock()
+						return
+					}
+					k = &keepAliveConn{Conn: c, r: bufio.NewReader(c)}
+				}
+				resp, body, err := k.send("/", "")
+				if err != nil || resp.StatusCode != 200 || body != "a" {
+					mu.Lock()
+					failures = append(failures, fmt.Sprintf("%v %q %v", resp, body, err))
+					mu.Unlock()
+					k.Close()
+					k = nil
+					continue
+				}
+				served.Add(1)
+				if resp.Close {
+					announced.Add(1)
+					k.Close()
+					k = nil
+				}
+			}
+		}()
+	}
+	for i := 1; i <= 30; i++ {
+		reloadOK(t, g, config(i))
+		from := served.Load()
+		waitUntil(t, "requests after the reload", func() bool { return served.Load() >= from+16 })
+	}
+	close(quit)
+	wg.Wait()
+	if len(failures) > 0 {
+		t.Fatalf("%d of %d requests failed across 30 listener restarts; the first: %s", len(failures), served.Load()+int64(len(failures)), failures[0])
+	}
+	if announced.Load() == 0 {
+		t.Fatal("no old server announced closing a connection: the settings did not start new servers")
+	}
+	t.Logf("%d requests, %d connections closed after a response that said so", served.Load(), announced.Load())
 }

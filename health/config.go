@@ -18,6 +18,10 @@ const (
 // StatusRange is an inclusive range of HTTP status codes, such as 200-399.
 type StatusRange struct{ Lo, Hi int }
 
+// DefaultExpect returns the status range that passes when
+// [CheckConfig.Expect] is empty: 200-399.
+func DefaultExpect() StatusRange { return StatusRange{Lo: 200, Hi: 399} }
+
 // Contains reports whether code lies within r, bounds included.
 func (r StatusRange) Contains(code int) bool {
 	return r.Lo <= code && code <= r.Hi
@@ -76,16 +80,16 @@ func (c CheckConfig) WithDefaults() CheckConfig {
 		c.UnhealthyThreshold = DefaultUnhealthyThreshold
 	}
 	if len(c.Expect) == 0 {
-		c.Expect = []StatusRange{{Lo: 200, Hi: 399}}
+		c.Expect = []StatusRange{DefaultExpect()}
 	}
 	return c
 }
 
 // Accepts reports whether a probe answered with status code passes: code
-// lies in one of c.Expect, or in 200-399 when c.Expect is empty.
+// lies in one of c.Expect, or in [DefaultExpect] when c.Expect is empty.
 func (c CheckConfig) Accepts(code int) bool {
 	if len(c.Expect) == 0 {
-		return code >= 200 && code <= 399
+		return DefaultExpect().Contains(code)
 	}
 	for _, r := range c.Expect {
 		if r.Contains(code) {

@@ -1,6 +1,7 @@
 package reload
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -9,8 +10,8 @@ import (
 
 // Log messages the tests wait for to know the watcher switched mode.
 const (
-	pollingMessage  = "reload: a directory of the config path is missing; polling until it returns"
-	watchingMessage = "reload: config directory is back; watching it again"
+	pollingMessage  = "reload: a directory of a watched path is missing; polling until it returns"
+	watchingMessage = "reload: watching every directory again"
 )
 
 // testPollInterval keeps the polling fallback well inside deliveryBound.
@@ -22,11 +23,14 @@ func TestWatcherPollsWhileDirectoryIsRemoved(t *testing.T) {
 
 	must(t, os.RemoveAll(dir))
 	r.expectLog(t, pollingMessage)
+	// Polling reads the path every interval but delivers only what
+	// changed: the error once.
+	r.expectErr(t, fs.ErrNotExist)
 	r.expectNone(t)
 
 	must(t, os.Mkdir(dir, 0o755))
 	writeFile(t, path, "version: 2\n")
-	r.expectOnce(t, "version: 2\n")
+	r.expectSettled(t, "version: 2\n")
 	r.expectLog(t, watchingMessage)
 
 	// Back on events: an in-place write is seen.
@@ -37,8 +41,9 @@ func TestWatcherPollsWhileDirectoryIsRemoved(t *testing.T) {
 func TestWatcherPollsUntilDirectoryIsCreated(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "not", "yet")
 	path := filepath.Join(dir, "gateway.yaml")
-	r := startWatcher(t, path, Options{PollInterval: testPollInterval})
+	r := startWatcher(t, Options{PollInterval: testPollInterval}, path)
 	r.expectLog(t, pollingMessage)
+	r.expectErr(t, fs.ErrNotExist)
 	r.expectNone(t)
 
 	// The directory alone changes nothing that could be delivered.
@@ -47,7 +52,7 @@ func TestWatcherPollsUntilDirectoryIsCreated(t *testing.T) {
 	r.expectNone(t)
 
 	writeFile(t, path, "version: 1\n")
-	r.expectOnce(t, "version: 1\n")
+	r.expectSettled(t, "version: 1\n")
 }
 
 func TestWatcherSeesDirectoryReplacedQuickly(t *testing.T) {
@@ -59,7 +64,7 @@ func TestWatcherSeesDirectoryReplacedQuickly(t *testing.T) {
 	must(t, os.RemoveAll(dir))
 	must(t, os.Mkdir(dir, 0o755))
 	writeFile(t, path, "version: 2\n")
-	r.expectOnce(t, "version: 2\n")
+	r.expectSettled(t, "version: 2\n")
 
 	writeFile(t, path, "version: 3\n")
 	r.expectOnce(t, "version: 3\n")

@@ -1,5 +1,13 @@
-// Package reload watches the gateway's configuration file and hands each new
-// version of its content to a callback.
+// Package reload watches files, the gateway's configuration above all, and
+// hands what they hold to a callback after each change and whenever it is
+// asked to.
+//
+// A [Watcher] watches a set of paths, which [Watcher.Watch] replaces at any
+// time (the config file, and later the files the config names). It reads
+// and delivers a path after each burst of file-system events that concern
+// it, and every path after [Watcher.Trigger] (what a SIGHUP asks for). It
+// does not decide whether what it read is new: the caller knows what is
+// running, and compares with that.
 //
 // # Why the directory is watched
 //
@@ -32,36 +40,50 @@
 // the directory itself (write, create, rename, remove or chmod alike) starts
 // the same reaction; the kind of event is never used to decide. Events for
 // other files there, such as a log written beside the config, are ignored,
-// so that they cannot hold a reload back. After the quiet period the Watcher re-resolves the link chain,
-// moves its watches to the directories the chain now passes through, and
-// re-reads the path.
+// so that they cannot hold a reload back. After the quiet period the
+// Watcher re-resolves the link chain, moves its watches to the directories
+// the chain now passes through, and reads the path again.
 //
-// # Debounce and deduplication
+// # Debounce and delivery
 //
 // Saves arrive as bursts of events: a truncate followed by writes, or the
 // two halves of a rename. The Watcher waits until no event has arrived for
-// [Options.Debounce] (default [DefaultDebounce], 50ms) and then reads the
-// whole file once. The content is identified by its SHA-256 ([Hash]); it is
-// delivered only when it differs from the content last delivered, or from
-// [Options.Initial] before anything was delivered. Touching a file, a
-// chmod, or saving without changes therefore delivers nothing, and a
-// ConfigMap swap delivers exactly once.
+// [Options.Debounce] (default [DefaultDebounce], 50ms) and then reads each
+// path that an event of the burst concerned, once. [Watcher.Trigger] starts
+// or extends the same quiet period, so a signal that lands in the middle of
+// a save reads the finished file, and events and triggers of one period
+// make one read, marked [Read.Triggered].
 //
-// A file that is missing or empty is never delivered: it is taken to be half
-// written (between the remove and the create of a save, or between truncate
-// and write) and the Watcher waits for the next event. A disappearance does
-// not reset what counts as running, so content that comes back unchanged is
-// not delivered again.
+// Every read that an event or a trigger asked for is delivered, even when
+// the content is what was read before: a touch, a chmod or a save without
+// changes delivers the same bytes again, for the caller to recognise (the
+// gateway compares them with the config it runs, and tries again a config
+// it rejected when it is saved again). A save, or a ConfigMap swap, is
+// delivered once; a directory removed and created again may deliver the
+// new content twice, when its own events come after the read.
 //
-// # Missing directories
+// A path that cannot be read (missing, a directory, unreadable, a symlink
+// loop) is delivered as a [Read] with Err set, so the caller can tell that
+// a reload failed. An empty file is never delivered: it is taken to be half
+// written (between the truncate and the write of a save) and the Watcher
+// waits for the next event.
+//
+// # Missing directories and failures
 //
 // Events cannot be received from a directory that does not exist. When a
-// directory the path depends on is missing (removed, or not created yet),
+// directory a path depends on is missing (removed, or not created yet),
 // the Watcher checks again every [Options.PollInterval] (default
 // [DefaultPollInterval]); once the directory is back it re-establishes the
-// watch and re-reads the path. Errors reported by the file-system notifier
-// are logged and watching goes on, followed by a re-read in case events were
-// lost.
+// watch and reads the path. A read that polling alone caused is delivered
+// only when it differs from the previous read of that path, so a path that
+// stays missing is delivered once, not at every poll.
+//
+// If the file-system notifier cannot be started, or stops, the Watcher
+// reports it to [Options.OnError], polls every path meanwhile, and tries
+// again to start the notifier after 1s, then after doubling delays up to
+// 30s, for as long as it runs; once it works, OnError is called with nil.
+// Errors that the notifier reports while it runs (a queue overflow) are
+// logged, and every path is read again in case events were lost.
 //
 // # Delivery
 //
@@ -69,4 +91,7 @@
 // a time and in order, so the caller can build and publish a new
 // configuration without further locking. Run stops every goroutine it
 // started before it returns.
+//
+// [Options.TriggerOnly] turns watching off: the Watcher then delivers only
+// what Trigger asks for, after the same quiet period.
 package reload

@@ -10,11 +10,6 @@ import (
 	"github.com/gatewayhq/gateway/reload"
 )
 
-func ExampleHash() {
-	fmt.Println(reload.Hash([]byte("hello")))
-	// Output: 2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824
-}
-
 func ExampleWatcher() {
 	dir, err := os.MkdirTemp("", "gateway-example")
 	if err != nil {
@@ -23,18 +18,19 @@ func ExampleWatcher() {
 	}
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "gateway.yaml")
-	running := []byte("listen: :8080\n")
-	if err := os.WriteFile(path, running, 0o644); err != nil {
+	if err := os.WriteFile(path, []byte("listen: :8080\n"), 0o644); err != nil {
 		fmt.Println(err)
 		return
 	}
 
-	changes := make(chan []byte, 1)
-	w := reload.New(path, func(data []byte) { changes <- data }, reload.Options{Initial: running})
+	reads := make(chan reload.Read, 1)
+	w := reload.New(func(r reload.Read) { reads <- r }, reload.Options{})
+	w.Watch(path)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
 	<-w.Ready()
+	fmt.Printf("first read: %s", (<-reads).Data)
 
 	// Save the file the way an editor does: write a new file, rename it over.
 	tmp := path + ".tmp"
@@ -45,14 +41,15 @@ func ExampleWatcher() {
 	}
 
 	select {
-	case data := <-changes:
-		fmt.Printf("new config %.12s: %s", reload.Hash(data), data)
+	case r := <-reads:
+		fmt.Printf("after the save: %s", r.Data)
 	case <-time.After(5 * time.Second):
 		fmt.Println("no change seen")
 	}
 	cancel()
 	fmt.Println("Run returned:", <-done)
 	// Output:
-	// new config 516b7399990a: listen: :9090
+	// first read: listen: :8080
+	// after the save: listen: :9090
 	// Run returned: <nil>
 }

@@ -3,6 +3,8 @@ package reload
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -20,11 +22,11 @@ const (
 	stopBound     = 5 * time.Second
 )
 
-// running is a [Watcher] for a test, with the deliveries and log messages
-// it produced.
+// running is a [Watcher] for a test, with the reads it delivered and the
+// log messages it produced.
 type running struct {
 	w    *Watcher
-	got  chan []byte
+	got  chan Read
 	logs chan string
 
 	// stop cancels Run and checks that it returns nil promptly. It is set
@@ -32,36 +34,38 @@ type running struct {
 	stop func()
 }
 
-// newRunning returns a watcher for path that records its deliveries and,
-// unless opts has a logger, its log messages. It is not started yet.
-func newRunning(path string, opts Options) *running {
-	r := &running{got: make(chan []byte, 16), logs: make(chan string, 256)}
+// newRunning returns a watcher that records its deliveries and, unless
+// opts has a logger, its log messages. It is not started yet.
+func newRunning(opts Options) *running {
+	r := &running{got: make(chan Read, 16), logs: make(chan string, 256)}
 	if opts.Logger == nil {
 		opts.Logger = slogMessages(r.logs)
 	}
-	r.w = New(path, func(data []byte) { r.got <- data }, opts)
+	r.w = New(func(rd Read) { r.got <- rd }, opts)
 	return r
 }
 
-// startWatcher runs a watcher for path until the test ends and waits until
-// it is ready.
-func startWatcher(t *testing.T, path string, opts Options) *running {
+// startWatcher runs a watcher of paths until the test ends and waits until
+// it is ready. The first read of each path is left for the test to expect.
+func startWatcher(t *testing.T, opts Options, paths ...string) *running {
 	t.Helper()
-	r := newRunning(path, opts)
+	r := newRunning(opts)
+	r.w.Watch(paths...)
 	r.run(t)
 	return r
 }
 
 // watchFile creates dir (if needed) holding gateway.yaml with content and
-// runs a watcher for it that treats content as running. It returns the
-// watcher and the file's path.
+// runs a watcher of it, past its first read. It returns the watcher and
+// the file's path.
 func watchFile(t *testing.T, dir, content string, opts Options) (*running, string) {
 	t.Helper()
 	must(t, os.MkdirAll(dir, 0o755))
 	path := filepath.Join(dir, "gateway.yaml")
 	writeFile(t, path, content)
-	opts.Initial = []byte(content)
-	return startWatcher(t, path, opts), path
+	r := startWatcher(t, opts, path)
+	r.expect(t, content)
+	return r, path
 }
 
 // run starts r.w, sets r.stop and waits until the watcher is ready.
@@ -91,20 +95,38 @@ func (r *running) run(t *testing.T) {
 	}
 }
 
-// expect waits for the next delivery, fails unless it is want and arrives
-// within deliveryBound, and returns how long it took.
-func (r *running) expect(t *testing.T, want string) time.Duration {
+// next waits for the next delivery, failing unless it arrives within
+// deliveryBound, and returns it and how long it took.
+func (r *running) next(t *testing.T, what string) (Read, time.Duration) {
 	t.Helper()
 	start := time.Now()
 	select {
 	case got := <-r.got:
-		if !bytes.Equal(got, []byte(want)) {
-			t.Fatalf("delivered %q; want %q", got, want)
-		}
-		return time.Since(start)
+		return got, time.Since(start)
 	case <-time.After(deliveryBound):
-		t.Fatalf("%q not delivered within %v", want, deliveryBound)
-		return 0
+		t.Fatalf("%s not delivered within %v", what, deliveryBound)
+		return Read{}, 0
+	}
+}
+
+// expect waits for the next delivery, fails unless it is the content want
+// and arrives within deliveryBound, and returns how long it took.
+func (r *running) expect(t *testing.T, want string) time.Duration {
+	t.Helper()
+	got, took := r.next(t, fmt.Sprintf("%q", want))
+	if got.Err != nil || !bytes.Equal(got.Data, []byte(want)) {
+		t.Fatalf("delivered %q (error %v); want %q", got.Data, got.Err, want)
+	}
+	return took
+}
+
+// expectErr waits for the next delivery and fails unless it is a read
+// error matching target.
+func (r *running) expectErr(t *testing.T, target error) {
+	t.Helper()
+	got, _ := r.next(t, fmt.Sprintf("an error %v", target))
+	if !errors.Is(got.Err, target) || got.Data != nil {
+		t.Fatalf("delivered %q with error %v; want an error matching %v", got.Data, got.Err, target)
 	}
 }
 
@@ -116,12 +138,31 @@ func (r *running) expectOnce(t *testing.T, want string) time.Duration {
 	return latency
 }
 
+// expectSettled waits for want, then fails if anything but want again is
+// delivered within quietPeriod. It is for directories removed and created
+// again: their events can reach the watcher after the read that found
+// the new file, and each asks for a read of its own.
+func (r *running) expectSettled(t *testing.T, want string) {
+	t.Helper()
+	r.expect(t, want)
+	for {
+		select {
+		case got := <-r.got:
+			if got.Err != nil || string(got.Data) != want {
+				t.Fatalf("delivered %q (error %v) after %q", got.Data, got.Err, want)
+			}
+		case <-time.After(quietPeriod):
+			return
+		}
+	}
+}
+
 // expectNone fails if anything is delivered within quietPeriod.
 func (r *running) expectNone(t *testing.T) {
 	t.Helper()
 	select {
 	case got := <-r.got:
-		t.Fatalf("unexpected delivery %q", got)
+		t.Fatalf("unexpected delivery %q (error %v)", got.Data, got.Err)
 	case <-time.After(quietPeriod):
 	}
 }

@@ -15,7 +15,7 @@ import (
 // WriteStatusTable renders body, the JSON of a [gateway.StatusReport] as
 // the admin endpoint /status answers it (see [Status]), to w as the tables
 // `gateway status` prints: a line about the generation, the last reload,
-// then each pool's backends.
+// the config watcher's error when it fails, then each pool's backends.
 func WriteStatusTable(w io.Writer, body io.Reader) error {
 	return writeStatusTable(w, body, time.Now())
 }
@@ -46,6 +46,13 @@ func writeStatusTable(w io.Writer, body io.Reader, now time.Time) error {
 			out.WriteString(":\n  " + strings.ReplaceAll(strings.TrimRight(rec.Error, "\n"), "\n", "\n  "))
 		}
 		out.WriteByte('\n')
+	}
+	if w := r.Watch; w.State == gateway.WatchFailing {
+		fmt.Fprintf(&out, "config watcher failing")
+		if w.Since != nil {
+			fmt.Fprintf(&out, " since %s", w.Since.Format(time.RFC3339))
+		}
+		fmt.Fprintf(&out, " (changes are found by polling): %s\n", w.Error)
 	}
 	for _, p := range r.Pools {
 		fmt.Fprintf(&out, "\npool %s (%s)\n", p.Name, p.Algorithm)

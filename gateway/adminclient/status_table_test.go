@@ -58,6 +58,21 @@ http://10.0.1.1:9000  ejected until 03:05:10  passive: timeout  0          5    
 	}
 }
 
+func TestWriteStatusTableShowsWatcherFailure(t *testing.T) {
+	body := strings.Replace(statusJSON, `"ready": true,`, `"ready": true,
+  "watch": {"state": "failing", "error": "reload: too many open files", "since": "2025-01-02T03:04:40Z"},`, 1)
+	var out bytes.Buffer
+	if err := writeStatusTable(&out, strings.NewReader(body), time.Date(2025, 1, 2, 3, 5, 1, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	want := "  gateway.yaml:9:1: routes: no pool\n" +
+		"config watcher failing since 2025-01-02T03:04:40Z (changes are found by polling): reload: too many open files\n" +
+		"\npool web"
+	if !strings.Contains(out.String(), want) {
+		t.Errorf("got:\n%s\nwant it to contain:\n%s", out.String(), want)
+	}
+}
+
 func TestWriteStatusTableRejectsBadJSON(t *testing.T) {
 	err := WriteStatusTable(&bytes.Buffer{}, strings.NewReader("<html>"))
 	if err == nil || !strings.Contains(err.Error(), "decode the /status answer") {

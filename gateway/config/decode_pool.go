@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatewayhq/gateway/health"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -19,13 +20,13 @@ func defaultPool() PoolConfig {
 		Algorithm: RoundRobin,
 		HealthCheck: HealthCheckConfig{
 			Enabled:            true,
-			Method:             "HEAD",
-			Path:               "/",
-			Interval:           2 * time.Second,
-			Timeout:            time.Second,
-			HealthyThreshold:   2,
-			UnhealthyThreshold: 3,
-			ExpectStatus:       []StatusRange{{200, 399}},
+			Method:             health.DefaultMethod,
+			Path:               health.DefaultPath,
+			Interval:           health.DefaultInterval,
+			Timeout:            health.DefaultTimeout,
+			HealthyThreshold:   health.DefaultHealthyThreshold,
+			UnhealthyThreshold: health.DefaultUnhealthyThreshold,
+			ExpectStatus:       []StatusRange{StatusRange(health.DefaultExpect())},
 		},
 		Passive: PassiveConfig{
 			MaxFails: 3,

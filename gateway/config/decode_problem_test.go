@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -102,8 +103,9 @@ func TestDecodeFormat(t *testing.T) {
 	}
 }
 
-// TestLoad checks that Load reads a file, names it in problems, and wraps
-// read errors with the path.
+// TestLoad checks that Load reads a file, names it in problems, and
+// reports a file it cannot read as one problem that names the file once and
+// wraps the cause.
 func TestLoad(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yml")
@@ -115,9 +117,58 @@ func TestLoad(t *testing.T) {
 	if !errors.As(err, &ce) || ce.File != bad || ce.Problems[0].File != bad {
 		t.Errorf("Load(bad) = %v", err)
 	}
-	missing := filepath.Join(dir, "missing.yaml")
-	_, err = Load(missing)
-	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "read config "+missing) {
-		t.Errorf("Load(missing) = %v", err)
+	for _, tt := range []struct {
+		path  string
+		cause error
+		want  string
+	}{
+		{filepath.Join(dir, "missing.yaml"), fs.ErrNotExist, filepath.Join(dir, "missing.yaml") + ": cannot read: no such file or directory"},
+		{dir, syscall.EISDIR, dir + ": cannot read: is a directory"},
+	} {
+		_, err = Load(tt.path)
+		if !errors.Is(err, tt.cause) || err.Error() != tt.want || strings.Count(err.Error(), tt.path) != 1 {
+			t.Errorf("Load(%s) = %v, want %q wrapping %v", tt.path, err, tt.want, tt.cause)
+		}
+		if !errors.As(err, &ce) || len(ce.Problems) != 1 || ce.Problems[0].File != tt.path {
+			t.Errorf("Load(%s) = %#v, want a ConfigError with one problem naming the file", tt.path, err)
+		}
+	}
+}
+
+// TestConfigEqual checks that configs that differ only in how the file
+// says them are equal, and any setting makes them differ.
+func TestConfigEqual(t *testing.T) {
+	base := "listen: 127.0.0.1:8080\npools:\n  p:\n    servers: [http://10.0.0.1:80]\n"
+	decode := func(source, text string) *Config {
+		t.Helper()
+		c, err := Decode(source, []byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	a := decode("a.yaml", base)
+	for _, tt := range []struct {
+		name   string
+		source string
+		text   string
+		equal  bool
+	}{
+		{"same bytes", "a.yaml", base, true},
+		{"comments and spacing", "a.yaml", "# the api\n" + strings.ReplaceAll(base, ": ", ":   ") + "\n\n", true},
+		{"a default spelled out", "a.yaml", base + "shutdownTimeout: 30s\n", true},
+		{"flow and block style", "a.yaml", "listen: 127.0.0.1:8080\npools:\n  p:\n    servers:\n      - http://10.0.0.1:80\n", true},
+		{"another file", "b.yaml", base, false},
+		{"a setting", "a.yaml", base + "shutdownTimeout: 5s\n", false},
+		{"a server", "a.yaml", strings.Replace(base, "10.0.0.1", "10.0.0.2", 1), false},
+		{"a health-check field", "a.yaml", base + "healthCheck: {path: /healthz}\n", false},
+	} {
+		b := decode(tt.source, tt.text)
+		if got := a.Equal(b); got != tt.equal {
+			t.Errorf("%s: Equal = %v, want %v", tt.name, got, tt.equal)
+		}
+		if (a.Hash == b.Hash) != (tt.text == base) {
+			t.Errorf("%s: hashes %s and %s", tt.name, a.Hash, b.Hash)
+		}
 	}
 }

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 )
 
@@ -16,13 +19,43 @@ import (
 const maxConfigBytes = 1 << 20
 
 // Load reads the config file at path and decodes it with [Decode]. The
-// file's format follows its extension, as Decode describes.
+// file's format follows its extension, as Decode describes. A file that
+// cannot be read is a [*ConfigError] too, with one [Problem] that names the
+// file once and the cause ("cannot read: no such file or directory"); the
+// error wraps the cause, so errors.Is(err, fs.ErrNotExist) tells a missing
+// file.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read config %s: %w", path, err)
+		cause := err
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			cause = pe.Err // the path is said by the problem's File
+		}
+		return nil, &ConfigError{File: path, Problems: []Problem{{File: path, Message: "cannot read: " + cause.Error()}}, cause: err}
 	}
 	return Decode(path, data)
+}
+
+// Hash returns the hex SHA-256 of a config file's content: the
+// [Config.Hash] of the config decoded from it, and the name logs, metrics
+// and the admin endpoints give that content.
+func Hash(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+// Equal reports whether c and o configure the gateway alike: every setting
+// and the source are equal, whatever bytes they were decoded from. Two
+// files that differ only in comments, formatting, key order or spelled-out
+// defaults are equal configs with different hashes.
+func (c *Config) Equal(o *Config) bool {
+	if c == nil || o == nil {
+		return c == o
+	}
+	a, b := *c, *o
+	a.Hash, b.Hash = "", ""
+	return reflect.DeepEqual(a, b)
 }
 
 // Decode parses and validates a YAML or JSON config. source names where
@@ -52,9 +85,8 @@ func Decode(source string, data []byte) (*Config, error) {
 		// Every path to a nil config records a problem; this is a guard.
 		return nil, &ConfigError{File: source, Problems: []Problem{{File: source, Message: "the config could not be read"}}}
 	}
-	sum := sha256.Sum256(data)
 	c.Source = source
-	c.Hash = hex.EncodeToString(sum[:])
+	c.Hash = Hash(data)
 	return c, nil
 }
 

@@ -62,7 +62,14 @@ type ConfigError struct {
 	File string
 	// Problems holds the problems in file order; it is never empty.
 	Problems []Problem
+
+	// cause is the error that made the file unreadable, for Unwrap.
+	cause error
 }
+
+// Unwrap returns the error that kept [Load] from reading the file, or nil
+// when the file was read and its content is what is wrong.
+func (e *ConfigError) Unwrap() error { return e.cause }
 
 // Error formats e with one problem per line.
 func (e *ConfigError) Error() string {

@@ -1,0 +1,209 @@
+package gateway
+
+import (
+	"fmt"
+
+	"github.com/gatewayhq/gateway/gateway/config"
+)
+
+// Applying a config happens in three steps. [Gateway.plan] decides, for
+// the public listener, the admin listener and the access log, what the
+// config asks of each, without touching anything. [Gateway.stage] opens
+// what the plan needs (binds new addresses, opens a new access log file)
+// and, if any of it fails, closes what it opened: the config is rejected
+// and nothing running was touched. Once the generation is published,
+// [Gateway.commit] puts what was staged into service and retires what it
+// replaces; it cannot fail.
+
+// action is what applying a config does to the public listener, the admin
+// listener or the access log.
+type action int
+
+const (
+	// actionNone: there is none, and the config asks for none.
+	actionNone action = iota
+	// actionKeep: the running one goes on as it is.
+	actionKeep
+	// actionStart: one is opened where there was none.
+	actionStart
+	// actionRestart: other settings; a new server takes over from the
+	// running one (the public listener's server only).
+	actionRestart
+	// actionMove: another address or path; the new one is opened and the
+	// running one retires.
+	actionMove
+	// actionStop: the running one closes, and none replaces it.
+	actionStop
+)
+
+// String returns the action's name: none, keep, start, restart, move or
+// stop.
+func (a action) String() string {
+	switch a {
+	case actionKeep:
+		return "keep"
+	case actionStart:
+		return "start"
+	case actionRestart:
+		return "restart"
+	case actionMove:
+		return "move"
+	case actionStop:
+		return "stop"
+	}
+	return "none"
+}
+
+// plan is what applying a config does to the public listener's socket
+// (listen) and server, the admin listener and the access log.
+type plan struct {
+	listen, server, admin, accessLog action
+}
+
+// plan decides what applying cfg does, from what is running. It changes
+// nothing. It is called under g.mu.
+func (g *Gateway) plan(cfg *config.Config) plan {
+	var logPath string
+	if s := g.accessLogSink(); s != nil {
+		logPath = s.path
+	}
+	return plan{
+		listen:    planByName(g.listenAddr, cfg.Listen),
+		server:    planServer(g.listener, cfg),
+		admin:     planByName(g.adminAddr, cfg.Admin),
+		accessLog: planByName(logPath, cfg.AccessLog),
+	}
+}
+
+// planServer decides what cfg asks of the public listener's server, given
+// the running one (nil before the first config).
+func planServer(running *listener, cfg *config.Config) action {
+	switch {
+	case running == nil:
+		return actionStart
+	case running.cfg == settingsOf(cfg):
+		return actionKeep
+	}
+	return actionRestart
+}
+
+// planByName decides what becomes of a listener or file named running
+// ("" for none) when the config names want.
+func planByName(running, want string) action {
+	switch {
+	case running == "" && want == "":
+		return actionNone
+	case running == "":
+		return actionStart
+	case want == "":
+		return actionStop
+	case running == want:
+		return actionKeep
+	}
+	return actionMove
+}
+
+// stage holds what a config needs opened before it is published.
+type stage struct {
+	plan plan
+	// socket is the public listener's new socket (start and move), and
+	// listener its new server (start and restart).
+	socket   *socket
+	listener *listener
+	// adminSocket is the admin listener's new socket (start and move).
+	adminSocket *socket
+	// logs is the new access log (start and move).
+	logs *logSink
+}
+
+// stage opens what p needs for cfg. On failure it closes what it opened
+// and returns an error that names the file and the key. It is called
+// under g.mu.
+func (g *Gateway) stage(cfg *config.Config, p plan) (*stage, error) {
+	st := &stage{plan: p}
+	fail := func(key string, err error) (*stage, error) {
+		g.abort(st)
+		return nil, fmt.Errorf("%s: %s: %w", cfg.Source, key, err)
+	}
+	if p.listen == actionStart || p.listen == actionMove {
+		sock, err := g.public.bind(cfg.Listen)
+		if err != nil {
+			return fail("listen", err)
+		}
+		st.socket = sock
+	}
+	if p.server == actionStart || p.server == actionRestart {
+		st.listener = g.newListener(cfg)
+	}
+	if p.accessLog == actionStart || p.accessLog == actionMove {
+		logs, err := openLogSink(cfg.AccessLog, g.logger)
+		if err != nil {
+			return fail("accessLog", err)
+		}
+		st.logs = logs
+	}
+	if p.admin == actionStart || p.admin == actionMove {
+		sock, err := g.adminDoor.bind(cfg.Admin)
+		if err != nil {
+			return fail("admin", err)
+		}
+		st.adminSocket = sock
+	}
+	return st, nil
+}
+
+// abort closes what st opened, when its config was rejected after all.
+func (g *Gateway) abort(st *stage) {
+	if st.socket != nil {
+		g.public.discard(st.socket)
+	}
+	if st.listener != nil {
+		st.listener.view.Close()
+	}
+	if st.logs != nil {
+		st.logs.close()
+	}
+	if st.adminSocket != nil {
+		g.adminDoor.discard(st.adminSocket)
+	}
+}
+
+// commit puts what st staged for cfg into service and retires what it
+// replaces. It is called under g.mu, once cfg's generation is published.
+func (g *Gateway) commit(st *stage, cfg *config.Config) {
+	g.public.limit.setMax(cfg.MaxConnections)
+	if st.plan.accessLog != actionKeep && st.plan.accessLog != actionNone {
+		g.swapAccessLog(st.logs)
+	}
+
+	if st.socket != nil {
+		from := g.public.addr()
+		g.public.commit(st.socket)
+		g.listenAddr = cfg.Listen
+		if st.plan.listen == actionMove {
+			g.logger.Info("listener moved; the old address closes once its clients have gone",
+				"listen", g.public.addr(), "from", from)
+		}
+	}
+	if ln := st.listener; ln != nil {
+		old := g.listener
+		g.listener = ln
+		ln.start()
+		if old != nil {
+			old.retire()
+			g.retired = append(stillServing(g.retired), old)
+			g.logger.Info("listener settings changed; open connections close after their next response",
+				"listen", g.public.addr())
+		}
+	}
+
+	switch st.plan.admin {
+	case actionStart, actionMove:
+		g.adminDoor.commit(st.adminSocket)
+		g.startAdmin()
+	case actionStop:
+		// The server answers what the retiring socket still accepts.
+		g.adminDoor.commit(nil)
+	}
+	g.adminAddr = cfg.Admin
+}
