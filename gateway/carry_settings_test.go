@@ -339,12 +339,13 @@ func TestCarryConnectionSettings(t *testing.T) {
 		name          string
 		before, after string // pool keys
 		replaced      bool
+		unchanged     bool // the reload is recorded as unchanged: nothing to carry
 	}{
-		{"connectTimeout", "connectTimeout: 2s", "connectTimeout: 3s", true},
-		{"idleTimeout", "idleTimeout: 30s", "idleTimeout: 40s", true},
-		{"responseHeaderTimeout", "responseHeaderTimeout: 60s", "responseHeaderTimeout: 30s", false},
-		{"passive", "passive: {maxFails: 3}", "passive: {maxFails: 5}", false},
-		{"nothing", "idleTimeout: 30s", "idleTimeout: 30s", false},
+		{"connectTimeout", "connectTimeout: 2s", "connectTimeout: 3s", true, false},
+		{"idleTimeout", "idleTimeout: 30s", "idleTimeout: 40s", true, false},
+		{"responseHeaderTimeout", "responseHeaderTimeout: 60s", "responseHeaderTimeout: 30s", false, false},
+		{"passive", "passive: {maxFails: 3}", "passive: {maxFails: 5}", false, false},
+		{"nothing", "idleTimeout: 30s", "idleTimeout: 30s", false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -357,7 +358,14 @@ func TestCarryConnectionSettings(t *testing.T) {
 
 			rec := reloadOK(t, g, poolConfig("round_robin", "    "+tt.after+"\n", a.URL, c.URL))
 
-			if rec.Carried != 2 || backendAt(t, g, "p", a.URL) != ba || backendAt(t, g, "p", c.URL) != bc {
+			wantCarried, wantResult := 2, ResultApplied
+			if tt.unchanged {
+				wantCarried, wantResult = 0, ResultUnchanged
+			}
+			if rec.Result != wantResult {
+				t.Fatalf("reload result %q, want %q", rec.Result, wantResult)
+			}
+			if rec.Carried != wantCarried || backendAt(t, g, "p", a.URL) != ba || backendAt(t, g, "p", c.URL) != bc {
 				t.Fatalf("carried %d: a backend was replaced", rec.Carried)
 			}
 			if snap := bc.health.Snapshot(); !snap.Ejected {
