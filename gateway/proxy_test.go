@@ -419,6 +419,10 @@ func TestRouteHostMatchIsASCIIOnly(t *testing.T) {
 		{"secret.example", "\u017fecret.example", false}, // long s folds to s in Unicode
 		{"secret.example", "secret.exampl", false},
 		{"[::1]", "[::1]:80", true},
+		// A fully qualified name's trailing dot names the same host.
+		{"secret.example", "secret.example.", true},
+		{"secret.example", "SECRET.example.:8443", true},
+		{"secret.example", "secret.example..", false},
 	}
 	g := &generation{routes: []route{{host: nil, prefix: []byte("/"), pool: nil}}}
 	for _, tt := range tests {
@@ -472,5 +476,30 @@ func TestProxyChunkedBodyOverLimit(t *testing.T) {
 	}
 	if status, body := get(t, &http.Client{}, base+"/"); status != 200 || body != "0" {
 		t.Fatalf("after oversized uploads: %d %q", status, body)
+	}
+}
+
+func TestProxyTrailingDotHostMatchesItsRoute(t *testing.T) {
+	a, b := startBackend(t, "a", nil), startBackend(t, "b", nil)
+	cfg := "listen: 127.0.0.1:0\npools:\n" +
+		"  a:\n    healthCheck: {enabled: false}\n    servers: [" + a.URL + "]\n" +
+		"  b:\n    healthCheck: {enabled: false}\n    servers: [" + b.URL + "]\n" +
+		"routes:\n  - host: example.com\n    pool: b\n  - pool: a\n"
+	_, base := startGateway(t, cfg)
+	for _, host := range []string{"example.com.", "Example.COM.:8080"} {
+		req, _ := http.NewRequest("GET", base+"/x", nil)
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(body) != "b" {
+			t.Fatalf("Host %q: %d %q, want 200 from b", host, resp.StatusCode, body)
+		}
+		if r := <-b.last; r.Host != host {
+			t.Fatalf("Host %q reached the backend as %q, want it unchanged", host, r.Host)
+		}
 	}
 }

@@ -401,6 +401,7 @@ routes:
   - {host: api.example.com, pathPrefix: /v2/, pool: web}
   - {pathPrefix: /v1, pool: web}
   - {host: other.example, pathPrefix: /v3, pool: "1"}
+  - {host: fqdn.example., pool: web}
   - {pool: web}
 `)
 	want := []RouteConfig{
@@ -409,6 +410,7 @@ routes:
 		{Host: "api.example.com", PathPrefix: "/v2/", Pool: "web"},
 		{PathPrefix: "/v1", Pool: "web"},
 		{Host: "other.example", PathPrefix: "/v3", Pool: "1"},
+		{Host: "fqdn.example", Pool: "web"},
 		{Pool: "web"},
 	}
 	if !reflect.DeepEqual(c.Routes, want) {
