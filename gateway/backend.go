@@ -9,17 +9,15 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/gatewayhq/gateway/gateway/config"
 	"github.com/gatewayhq/gateway/health"
-	"github.com/valyala/fasthttp"
 )
 
 // backend is one upstream server and everything the gateway knows about it:
-// its health, its in-flight and served counts, and the [fasthttp.HostClient]
-// that owns its keep-alive connections. Generations share backend objects:
+// its health, its in-flight and served counts, and the [transport] that
+// owns its keep-alive connections. Generations share backend objects:
 // a reload that keeps a backend hands the same object to the new generation,
 // so none of that state is lost.
 type backend struct {
@@ -28,19 +26,23 @@ type backend struct {
 	// health is the backend's health state.
 	health *health.Status
 
-	key     string
-	hash    uint64
-	addr    string
-	client  *fasthttp.HostClient
-	checker *health.Checker
-	passive health.PassiveConfig
-	timeout backendTimeouts
+	key  string
+	hash uint64
+	addr string
+	// transport dials the backend and pools its connections; settings
+	// that shape connections are changed by storing a new one.
+	transport atomic.Pointer[transport]
+	checker   *health.Checker
+	passive   health.PassiveConfig
+	timeout   backendTimeouts
 
 	inFlight atomic.Int64
 	served   atomic.Uint64
 	failures atomic.Uint64
 	retired  atomic.Bool
 	stopOnce sync.Once
+	// warnings samples the failures logged at warn.
+	warnings logGate
 }
 
 // backendTimeouts are the pool settings that shape a backend's client.
@@ -101,25 +103,11 @@ func newBackend(s config.ServerConfig, p *config.PoolConfig, logger *slog.Logger
 	b.addr = hp[strings.Index(hp, "://")+3:]
 	b.hash = fnv64([]byte(hp))
 	b.health = health.NewStatus(b.url, logger)
-	b.client = &fasthttp.HostClient{
-		Addr:                          b.addr,
-		Name:                          "",
-		NoDefaultUserAgentHeader:      true,
-		IsTLS:                         isTLS,
-		TLSConfig:                     &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12},
-		Dial:                          b.dial,
-		MaxConns:                      1024,
-		MaxConnWaitTimeout:            2 * time.Second,
-		MaxIdleConnDuration:           p.IdleTimeout,
-		MaxIdemponentCallAttempts:     2,
-		RetryIfErr:                    retryStaleConnection,
-		ReadBufferSize:                16 << 10,
-		WriteBufferSize:               16 << 10,
-		DisableHeaderNamesNormalizing: false,
-		DisablePathNormalizing:        true,
-		StreamResponseBody:            true,
-		ConnPoolStrategy:              fasthttp.LIFO,
+	var tlsConfig *tls.Config
+	if isTLS {
+		tlsConfig = &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
 	}
+	b.transport.Store(newTransport(b.addr, tlsConfig, b.timeout))
 	if p.HealthCheck.Enabled {
 		hc := p.HealthCheck
 		cfg := health.CheckConfig{
@@ -138,16 +126,6 @@ func newBackend(s config.ServerConfig, p *config.PoolConfig, logger *slog.Logger
 	return b
 }
 
-// dial connects to the backend within the pool's connect timeout and wraps
-// the connection so that every read waits at most the response timeout.
-func (b *backend) dial(addr string) (net.Conn, error) {
-	c, err := fasthttp.DialTimeout(addr, b.timeout.connect)
-	if err != nil {
-		return nil, err
-	}
-	return newDeadlineConn(c, b.timeout.read), nil
-}
-
 // start starts the backend's active health checker, if it has one.
 func (b *backend) start() {
 	if b.checker != nil {
@@ -156,8 +134,8 @@ func (b *backend) start() {
 }
 
 // retire is called when a reload removes the backend from the config: its
-// checker stops at once, and its idle connections close once its last
-// in-flight request has ended.
+// checker stops at once, its idle connections close, and the others close
+// as their requests end.
 func (b *backend) retire() {
 	b.stopOnce.Do(func() {
 		if b.checker != nil {
@@ -165,9 +143,7 @@ func (b *backend) retire() {
 		}
 		b.health.Close()
 		b.retired.Store(true)
-		if b.inFlight.Load() == 0 {
-			b.client.CloseIdleConnections()
-		}
+		b.transport.Load().close()
 	})
 }
 
@@ -178,57 +154,5 @@ func (b *backend) acquire() {
 
 // release ends a request that [backend.acquire] counted.
 func (b *backend) release() {
-	if b.inFlight.Add(-1) == 0 && b.retired.Load() {
-		b.client.CloseIdleConnections()
-	}
-}
-
-// deadlineConn arms a deadline before every read and every write, so a
-// backend that goes silent, or stops reading an upload, for longer than
-// read is cut off, however long the whole exchange takes (nginx's
-// proxy_read_timeout and proxy_send_timeout); read 0 arms none. A
-// connection made by [newDeadlineConn] also tells the exchange gathering
-// a response over it when a read is about to wait for the network (see
-// [exchange.WriteTo]).
-type deadlineConn struct {
-	net.Conn
-	read          time.Duration
-	deadline      coarseDeadline
-	writeDeadline coarseDeadline
-
-	addr   backendAddr     // what RemoteAddr returns, leading back to c
-	raw    syscall.RawConn // nil when the connection has no descriptor
-	probe  func(fd uintptr)
-	unread int    // bytes the kernel holds for reading, as probe saw them
-	waiter waiter // told before a read waits, while an exchange gathers
-}
-
-// Read arms the read deadline as a [coarseDeadline]: a silent backend is
-// cut off after read and at most its slack later. While a waiter is set,
-// it is told first when the read is going to wait for the network.
-func (c *deadlineConn) Read(p []byte) (int, error) {
-	if c.read > 0 {
-		if at, move := c.deadline.next(time.Now(), c.read); move {
-			if err := c.Conn.SetReadDeadline(at); err != nil {
-				return 0, err
-			}
-		}
-	}
-	if c.waiter != nil && !c.readable() {
-		c.waiter.beforeWait()
-	}
-	return c.Conn.Read(p)
-}
-
-// Write arms the write deadline the same way.
-func (c *deadlineConn) Write(p []byte) (int, error) {
-	if c.read <= 0 {
-		return c.Conn.Write(p)
-	}
-	if at, move := c.writeDeadline.next(time.Now(), c.read); move {
-		if err := c.Conn.SetWriteDeadline(at); err != nil {
-			return 0, err
-		}
-	}
-	return c.Conn.Write(p)
+	b.inFlight.Add(-1)
 }

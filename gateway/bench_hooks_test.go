@@ -37,13 +37,8 @@ func startInmemoryProxy(tb testing.TB, config string, handler fasthttp.RequestHa
 	}
 	for _, p := range g.current().pools {
 		for _, b := range p.backends {
-			// As backend.dial does, but to the in-memory backend.
-			b.client.Dial = func(string) (net.Conn, error) {
-				c, err := backendLn.Dial()
-				if err != nil {
-					return nil, err
-				}
-				return newDeadlineConn(c, b.timeout.read), nil
+			b.transport.Load().dial = func(context.Context, string, string) (net.Conn, error) {
+				return backendLn.Dial()
 			}
 		}
 	}

@@ -137,8 +137,9 @@ func TestHardeningHostileRequests(t *testing.T) {
 		// sent afterwards.
 		seen []string
 		// partial lets the backend also see requests whose body never
-		// completes: the gateway streams bodies, so a body that breaks
-		// after its first bytes is cut off mid-way, never completed.
+		// completes: the gateway streams bodies, sending the head before
+		// the body arrives, so a body that breaks is cut off mid-way,
+		// never completed.
 		partial bool
 	}{
 		// Request lines.
@@ -207,9 +208,9 @@ func TestHardeningHostileRequests(t *testing.T) {
 		{name: "unknown coding", raw: "POST / HTTP/1.1\r\n" + h + "Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n", status: []int{400}},
 		{name: "two Transfer-Encodings", raw: "POST / HTTP/1.1\r\n" + h + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", status: []int{400}},
 		{name: "chunked on HTTP/1.0", raw: "POST / HTTP/1.0\r\n" + h + "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", status: []int{400}},
-		{name: "non-hex chunk size", raw: chunked + "zz\r\nabc\r\n0\r\n\r\n", status: []int{400}},
-		{name: "negative chunk size", raw: chunked + "-1\r\nabc\r\n0\r\n\r\n", status: []int{400}},
-		{name: "chunk size overflow", raw: chunked + "fffffffffffffffffffff\r\nabc\r\n0\r\n\r\n", status: []int{400}},
+		{name: "non-hex chunk size", raw: chunked + "zz\r\nabc\r\n0\r\n\r\n", status: []int{400}, partial: true},
+		{name: "negative chunk size", raw: chunked + "-1\r\nabc\r\n0\r\n\r\n", status: []int{400}, partial: true},
+		{name: "chunk size overflow", raw: chunked + "fffffffffffffffffffff\r\nabc\r\n0\r\n\r\n", status: []int{400}, partial: true},
 		{name: "bare LF chunk framing", raw: chunked + "3\nabc\n0\n\n", status: []int{400}, partial: true},
 		{name: "chunk shorter than its size", raw: chunked + "5\r\nabc\r\n0\r\n\r\n", status: []int{400}, partial: true},
 		{name: "bad second chunk", raw: chunked + "3\r\nabc\r\nzz\r\n\r\n", status: []int{400}, partial: true},

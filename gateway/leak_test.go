@@ -142,7 +142,7 @@ func dropIdle(g *Gateway) {
 	if gen := g.current(); gen != nil {
 		for _, p := range gen.pools {
 			for _, b := range p.backends {
-				b.client.CloseIdleConnections()
+				b.transport.Load().closeIdle()
 			}
 		}
 	}

@@ -86,7 +86,10 @@ func TestProxyHeaders(t *testing.T) {
 	if got := r.Header.Get("X-Forwarded-Host"); got != "Example.COM:8080" {
 		t.Errorf("X-Forwarded-Host = %q", got)
 	}
-	for _, h := range []string{"X-Secret", "Keep-Alive", "Te", "Proxy-Authorization", "Upgrade", "User-Agent", "Content-Type", "X-Forwarded-Server"} {
+	if te := r.Header.Values("Te"); len(te) != 1 || te[0] != "trailers" {
+		t.Errorf("TE = %q, want the client's acceptance of trailers alone", te)
+	}
+	for _, h := range []string{"X-Secret", "Keep-Alive", "Proxy-Authorization", "Upgrade", "User-Agent", "Content-Type", "X-Forwarded-Server"} {
 		if v, ok := r.Header[h]; ok {
 			t.Errorf("header %s = %q reached the backend", h, v)
 		}

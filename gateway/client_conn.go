@@ -1,0 +1,89 @@
+package gateway
+
+import (
+	"net"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// How long, and how much, a lingering close reads from a client that is
+// still sending a body nobody will read.
+const (
+	lingerTime  = 5 * time.Second
+	lingerBytes = 4 << 20
+)
+
+// clientListener hands the server each accepted connection as a
+// [clientConn].
+type clientListener struct {
+	net.Listener
+}
+
+// Accept returns the next connection.
+func (l clientListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &clientConn{Conn: c}, nil
+}
+
+// clientConn is a client connection that can close lingeringly. When the
+// gateway answers before it has read the client's body (an early 401 or
+// 413 to an upload), closing the socket while the client still sends
+// would reset the connection, and the client's kernel would throw the
+// answer away unread. A lingering close shuts down the writing side after
+// the answer, then reads and drops what the client still sends, for at
+// most [lingerTime] and [lingerBytes], before it closes, as nginx's
+// lingering_close does.
+type clientConn struct {
+	net.Conn
+	// linger is set by the request being served, on the connection's
+	// goroutine, and read by Close there or after the handler hijacked
+	// the connection.
+	linger bool
+}
+
+// Close closes c, lingeringly when the last request asked for it.
+func (c *clientConn) Close() error {
+	if !c.linger {
+		return c.Conn.Close()
+	}
+	c.linger = false
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+		c.Conn.SetReadDeadline(time.Now().Add(lingerTime))
+		bp := lingerBuffers.Get().(*[]byte)
+		for n := 0; n < lingerBytes; {
+			m, err := c.Conn.Read(*bp)
+			n += m
+			if err != nil {
+				break
+			}
+		}
+		lingerBuffers.Put(bp)
+	}
+	return c.Conn.Close()
+}
+
+var lingerBuffers = sync.Pool{New: func() any {
+	b := make([]byte, 16<<10)
+	return &b
+}}
+
+// lingerAfter makes the connection of ctx close lingeringly, if the
+// server closes it after this request.
+func lingerAfter(ctx *fasthttp.RequestCtx) {
+	if c, ok := ctx.Conn().(*clientConn); ok {
+		c.linger = true
+	}
+}
+
+// noLinger clears what an earlier request on the connection of ctx asked
+// of its close: it was read to its end after all.
+func noLinger(ctx *fasthttp.RequestCtx) {
+	if c, ok := ctx.Conn().(*clientConn); ok {
+		c.linger = false
+	}
+}
