@@ -59,7 +59,7 @@ type backendTimeouts struct {
 func backendKey(u *url.URL, p *config.PoolConfig) string {
 	probes := "off"
 	if hc := p.HealthCheck; hc.Enabled {
-		probes = fmt.Sprintf("%s,%s,%s,%s,%d,%d,%v", hc.Method, hc.Path, hc.Interval, hc.Timeout,
+		probes = fmt.Sprintf("%s,%s,%s,%s,%s,%d,%d,%v", hc.Method, hc.Path, hc.Host, hc.Interval, hc.Timeout,
 			hc.HealthyThreshold, hc.UnhealthyThreshold, hc.ExpectStatus)
 	}
 	passive := "off"
@@ -113,6 +113,8 @@ func newBackend(s config.ServerConfig, p *config.PoolConfig, logger *slog.Logger
 		cfg := health.CheckConfig{
 			Method:             hc.Method,
 			Path:               hc.Path,
+			Host:               hc.Host,
+			Dial:               dialTCP,
 			Interval:           hc.Interval,
 			Timeout:            hc.Timeout,
 			HealthyThreshold:   hc.HealthyThreshold,

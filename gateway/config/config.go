@@ -108,6 +108,9 @@ type HealthCheckConfig struct {
 	Method string
 	// Path is the probe's request target (key `path`, default "/").
 	Path string
+	// Host is the probes' Host header, a host and an optional port (key
+	// `host`); empty sends the backend's address, as the URL writes it.
+	Host string
 	// Interval is the time between probes (key `interval`, default 2s;
 	// the seed's top-level `healthCheckInterval` sets it too).
 	Interval time.Duration
