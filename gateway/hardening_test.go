@@ -184,6 +184,11 @@ func TestHardeningHostileRequests(t *testing.T) {
 		{name: "non-ASCII Host", raw: "GET / HTTP/1.1\r\nHost: \u017fecret.example\r\n\r\n", status: []int{400}},
 		{name: "slash in Host", raw: "GET / HTTP/1.1\r\nHost: x/y\r\n\r\n", status: []int{400}},
 		{name: "IPv6 literal Host", raw: "GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", status: []int{200}, seen: []string{"GET / 0"}},
+		// An absolute-form target's scheme and port decide nothing: the
+		// request goes to the backend over its own scheme, in origin form.
+		{name: "absolute-form https target", raw: line("https://x.example/a?b=1"), status: []int{200}, seen: []string{"GET /a?b=1 0"}},
+		{name: "absolute-form http target with a port", raw: line("http://x.example:8443"), status: []int{200}, seen: []string{"GET / 0"}},
+		{name: "absolute-form target with a fragment", raw: line("http://x.example/p#frag"), status: []int{200}, seen: []string{"GET /p 0"}},
 		{name: "HTTP/1.0 without Host", raw: "GET /old HTTP/1.0\r\n\r\n", status: []int{200}, seen: []string{"GET /old 0"}},
 
 		// Message framing.
@@ -242,6 +247,8 @@ func TestHardeningHostileRequests(t *testing.T) {
 			if status, body := get(t, &http.Client{}, base+"/after"); status != 200 || body != "a" {
 				t.Errorf("the next good request: %d %q", status, body)
 			}
+			// Nothing a client sends is held against the backend.
+			noBackendFailed(t, g)
 			// Once the gateway and the backend have stopped, every request
 			// the backend ever received has been recorded.
 			stopGateway(t, g)

@@ -136,6 +136,7 @@ func (ex *exchange) interim(h *fasthttp.ResponseHeader) {
 	if ex.http10 || ex.ctx == nil {
 		return
 	}
+	ex.scratch = stripHopByHop(h, ex.scratch)
 	buf := append(ex.scratch[:0], "HTTP/1.1 "...)
 	buf = strconv.AppendInt(buf, int64(h.StatusCode()), 10)
 	buf = append(buf, ' ')
@@ -146,7 +147,7 @@ func (ex *exchange) interim(h *fasthttp.ResponseHeader) {
 	}
 	buf = append(buf, "\r\n"...)
 	for k, v := range h.All() {
-		if isHopByHop(k) || equalFoldString(k, fasthttp.HeaderContentLength) {
+		if equalFoldString(k, fasthttp.HeaderContentLength) {
 			continue
 		}
 		buf = append(append(append(append(buf, k...), ": "...), v...), "\r\n"...)
