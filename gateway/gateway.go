@@ -109,9 +109,9 @@ func (g *Gateway) LoadFile(path, trigger string) (ReloadRecord, error) {
 // it. Backends whose identity did not change are carried over with their
 // health, counters, in-flight requests and connections; new ones start
 // fresh and are probed at once; those that left stop probing and close
-// their idle connections when their last request ends. A listen address
-// that changed is bound before anything is published, so a failure to bind
-// rejects the whole config.
+// their idle connections at once, and the others as their requests end. A
+// listen address that changed is bound before anything is published, so a
+// failure to bind rejects the whole config.
 func (g *Gateway) Apply(cfg *config.Config, trigger string) (ReloadRecord, error) {
 	return g.apply(cfg, trigger, time.Now())
 }

@@ -117,8 +117,8 @@ func (ex *exchange) try(ctx *fasthttp.RequestCtx, b *backend) attempt {
 // resume goes on with an exchange that forward stashed, once the client
 // has been told to continue: the body goes out and the response is read.
 // Nothing can fail over any more: the backend may have the body already.
-func (g *Gateway) resume(ctx *fasthttp.RequestCtx, ex *exchange, maxBody int64) {
-	ex.attachBody(ctx, maxBody)
+func (g *Gateway) resume(ctx *fasthttp.RequestCtx, ex *exchange) {
+	ex.attachBody(ctx)
 	c := &ex.call
 	if ex.hasBody {
 		c.release()

@@ -47,6 +47,7 @@ type exchange struct {
 	expect     bool   // the client waits for 100 Continue, and the gateway for the backend's
 	http10     bool   // the client speaks HTTP/1.0: no interim answers, no chunked body
 	headOnly   bool   // a HEAD request
+	maxBody    int64  // the body limit of the generation the request started on
 	clientHash uint64
 	scratch    []byte
 
@@ -88,7 +89,7 @@ func (ex *exchange) release() {
 	ex.method, ex.host, ex.path = ex.method[:0], ex.host[:0], ex.path[:0]
 	ex.head, ex.upgradeTo = ex.head[:0], ex.upgradeTo[:0]
 	ex.hasBody, ex.bodySize, ex.upgrade, ex.expect, ex.http10, ex.headOnly = false, 0, false, false, false, false
-	ex.clientHash = 0
+	ex.clientHash, ex.maxBody = 0, 0
 	ex.limit = limitedReader{}
 	exchangePool.Put(ex)
 }
@@ -115,6 +116,7 @@ func (g *Gateway) prepare(ctx *fasthttp.RequestCtx, gen *generation, p *pool, ex
 	ex.upgrade = isUpgrade(h)
 	ex.headOnly = h.IsHead()
 	ex.expect = expect
+	ex.maxBody = cfg.MaxBodySize
 	if g.accessLog.on() {
 		ex.method = append(ex.method[:0], h.Method()...)
 		ex.host = append(ex.host[:0], h.Host()...)
@@ -228,15 +230,16 @@ func originForm(dst, target []byte) []byte {
 // attachBody puts ex's [limitedReader] in front of the request's body
 // stream, which fasthttp sets up once the request's header is in (after
 // 100 Continue for a request that expects it). The reader fails the
-// stream past limit bytes when limit is positive, since a streamed
-// chunked body escapes fasthttp's own limit, and remembers how the
-// client's stream failed.
-func (ex *exchange) attachBody(ctx *fasthttp.RequestCtx, limit int64) {
+// stream past maxBodySize bytes when that is set, since a streamed chunked
+// body escapes fasthttp's own limit, and remembers how the client's
+// stream failed.
+func (ex *exchange) attachBody(ctx *fasthttp.RequestCtx) {
 	req := &ctx.Request
 	if !ex.hasBody || !req.IsBodyStream() {
 		ex.hasBody = false
 		return
 	}
+	limit := ex.maxBody
 	if limit <= 0 {
 		limit = math.MaxInt64
 	}

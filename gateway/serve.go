@@ -18,7 +18,7 @@ func (g *Gateway) serve(ctx *fasthttp.RequestCtx) {
 	noLinger(ctx)
 	if p, ok := ctx.UserValue(pendingKey{}).(*pendingExchange); ok {
 		ctx.RemoveUserValue(pendingKey{})
-		g.resume(ctx, p.ex, p.maxBody)
+		g.resume(ctx, p.ex)
 		return
 	}
 	gen, p := g.admit(ctx)
@@ -26,7 +26,7 @@ func (g *Gateway) serve(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	ex := g.prepare(ctx, gen, p, false)
-	ex.attachBody(ctx, gen.cfg.MaxBodySize)
+	ex.attachBody(ctx)
 	g.forward(ctx, ex)
 }
 
@@ -66,13 +66,11 @@ type pendingKey struct{}
 // client's connection broke), the server closes it with the request, and
 // the exchange ends.
 type pendingExchange struct {
-	ex      *exchange
-	maxBody int64
+	ex *exchange
 }
 
 // stash keeps ex for the handler, which resumes it.
 func (ex *exchange) stash(ctx *fasthttp.RequestCtx) {
-	ex.pending.maxBody = ex.g.gen.Load().cfg.MaxBodySize
 	ctx.SetUserValue(pendingKey{}, &ex.pending)
 }
 
