@@ -737,6 +737,8 @@ func TestDataPathFailureAnswersSayWhatHappened(t *testing.T) {
 		name, answer, body, cause string
 	}{
 		{"invalid response", "HTTP/1.1 2x0 Nope\r\n\r\n", "the backend's response was invalid\n", "invalid response"},
+		{"status out of range", "HTTP/1.1 000 Zero\r\nContent-Length: 0\r\n\r\n", "the backend's response was invalid\n", "invalid response"},
+		{"not HTTP/1", "HTTP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n", "the backend's response was invalid\n", "invalid response"},
 		{"closed without an answer", "", "the backend closed the connection without a response\n", "connection reset"},
 		{"101 to a plain request", "HTTP/1.1 101 Switching Protocols\r\n\r\n", "the backend's response was invalid\n", "invalid response"},
 	} {

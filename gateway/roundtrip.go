@@ -267,10 +267,13 @@ func (c *call) readOneHead(h *fasthttp.ResponseHeader) error {
 			return err
 		}
 		b, _ = br.Peek(br.Buffered())
-		end, bare, ok := headEnd(b)
+		end, status, bare, ok := headEnd(b)
 		if !ok {
 			n = len(b) + 1
 			continue
+		}
+		if !validStatusLine(b[status:end]) {
+			return errInvalidResponse
 		}
 		if !bare {
 			if h.Read(br) != nil {
@@ -294,22 +297,36 @@ func (c *call) readOneHead(h *fasthttp.ResponseHeader) error {
 }
 
 // headEnd finds the empty line that ends the response head at the start
-// of b, and returns the length of the head with it, and whether a line
-// of it ends in a bare LF.
-func headEnd(b []byte) (end int, bareLF, ok bool) {
+// of b, after any empty lines before it, and returns the length of the
+// head with it, where its status line starts, and whether a line of it
+// ends in a bare LF.
+func headEnd(b []byte) (end, status int, bareLF, ok bool) {
+	status = -1
 	for start := 0; ; {
 		i := bytes.IndexByte(b[start:], '\n')
 		if i < 0 {
-			return 0, false, false
+			return 0, 0, false, false
 		}
 		i += start
-		cr := i > 0 && b[i-1] == '\r'
+		cr := i > start && b[i-1] == '\r'
 		bareLF = bareLF || !cr
-		if start > 0 && (i == start || cr && i == start+1) {
-			return i + 1, bareLF, true
+		empty := i == start || cr && i == start+1
+		if empty && status >= 0 {
+			return i + 1, status, bareLF, true
+		}
+		if !empty && status < 0 {
+			status = start
 		}
 		start = i + 1
 	}
+}
+
+// validStatusLine reports whether a response head starts with an HTTP/1.x
+// status line with a status code from 100 to 599.
+func validStatusLine(head []byte) bool {
+	return len(head) >= 12 && bytes.HasPrefix(head, []byte("HTTP/1.")) && '0' <= head[7] && head[7] <= '9' &&
+		head[8] == ' ' && '1' <= head[9] && head[9] <= '5' && '0' <= head[10] && head[10] <= '9' &&
+		'0' <= head[11] && head[11] <= '9' && (len(head) == 12 || head[12] == ' ' || head[12] == '\r' || head[12] == '\n')
 }
 
 // normalizeLF appends head to dst with every bare LF made a CRLF.
