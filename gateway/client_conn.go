@@ -72,16 +72,22 @@ var lingerBuffers = sync.Pool{New: func() any {
 	return &b
 }}
 
-// lingerAfter makes the connection of ctx close lingeringly, if the
-// server closes it after this request.
-func lingerAfter(ctx *fasthttp.RequestCtx) {
+// closeLingering makes the server close the connection of ctx after this
+// request's answer, and close it lingeringly: the request's body was not
+// read to its end, so the connection cannot carry another request, and
+// the client may still be sending it. Reads from the client are cut off
+// at once, so that the server does not wait for that body either.
+func closeLingering(ctx *fasthttp.RequestCtx) {
+	ctx.SetConnectionClose()
 	if c, ok := ctx.Conn().(*clientConn); ok {
 		c.linger = true
+		c.Conn.SetReadDeadline(aLongTimeAgo)
 	}
 }
 
 // noLinger clears what an earlier request on the connection of ctx asked
-// of its close: it was read to its end after all.
+// of its close; it is a safeguard, as closeLingering makes sure the
+// connection carries no further request.
 func noLinger(ctx *fasthttp.RequestCtx) {
 	if c, ok := ctx.Conn().(*clientConn); ok {
 		c.linger = false

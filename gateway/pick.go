@@ -200,7 +200,7 @@ func (g *Gateway) answerFailure(ctx *fasthttp.RequestCtx, ex *exchange, a attemp
 	ex.release()
 	g.refuse(ctx, p, status, reason)
 	if unread {
-		lingerAfter(ctx)
+		closeLingering(ctx)
 	}
 }
 

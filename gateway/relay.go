@@ -119,7 +119,7 @@ func (ex *exchange) finish() {
 		ex.g.warnFailure(ex.pool, b, 0, ex.failure, nil)
 	}
 	if ex.ctx != nil && ex.bodyUnread() {
-		lingerAfter(ex.ctx)
+		closeLingering(ex.ctx)
 	}
 	b.served.Add(1)
 	b.release()

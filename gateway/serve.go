@@ -119,11 +119,11 @@ func (g *Gateway) admit(ctx *fasthttp.RequestCtx) (*generation, *pool) {
 }
 
 // reject refuses a request before any of its body was read; when it has
-// one, its connection, if the server closes it, is closed lingeringly.
+// one, its connection is closed lingeringly after the answer.
 func (g *Gateway) reject(ctx *fasthttp.RequestCtx, p *pool, status int, reason string) {
 	g.refuse(ctx, p, status, reason)
 	if cl := ctx.Request.Header.ContentLength(); cl > 0 || cl == -1 {
-		lingerAfter(ctx)
+		closeLingering(ctx)
 	}
 }
 
