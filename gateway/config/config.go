@@ -81,8 +81,11 @@ type PoolConfig struct {
 	// ConnectTimeout bounds dialing a backend (key `connectTimeout`,
 	// default 2s).
 	ConnectTimeout time.Duration
-	// ResponseHeaderTimeout bounds the wait for a backend's response header
-	// once the request is sent (key `responseHeaderTimeout`, default 60s).
+	// ResponseHeaderTimeout is the longest a backend may stay silent (key
+	// `responseHeaderTimeout`, default 60s): waiting for its response
+	// header, between two reads of its body, and while it takes none of
+	// the request body. A request body still arriving from the client
+	// does not count as the backend's silence.
 	ResponseHeaderTimeout time.Duration
 	// IdleTimeout is how long an idle keep-alive connection to a backend is
 	// kept (key `idleTimeout`, default 30s).
