@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -885,4 +886,74 @@ func TestDataPathLingeringCloseAfterEarlyAnswer(t *testing.T) {
 	case <-time.After(3 * lingerTime):
 		t.Fatalf("the client still sends %v after the answer", 3*lingerTime)
 	}
+}
+
+func TestDataPathIdleConnectionClosedByBackend(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("an idle connection is checked before use on Linux only")
+	}
+	// A backend that closes each keep-alive connection after one answer,
+	// without saying so, as one whose idle timeout is shorter than the
+	// gateway's does.
+	url := rawBackend(t, func(c net.Conn, br *bufio.Reader) {
+		r, ok := readRequestHead(br)
+		if !ok {
+			return
+		}
+		n, _ := io.Copy(io.Discard, r.Body)
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%d", len(fmt.Sprint(n)), n)
+	})
+	g, base := startGateway(t, poolConfig("round_robin", "    passive: {maxFails: 1, window: 1m, ejectFor: 1m}\n", url))
+	client := &http.Client{}
+	for i := range 6 {
+		var resp *http.Response
+		var err error
+		if i%2 == 0 {
+			resp, err = client.Get(base + "/")
+		} else {
+			resp, err = client.Post(base+"/", "text/plain", strings.NewReader("payload"))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if want := map[bool]string{true: "0", false: "7"}[i%2 == 0]; resp.StatusCode != 200 || string(body) != want {
+			t.Fatalf("request %d: %d %q, want 200 %q over a new connection", i, resp.StatusCode, body, want)
+		}
+		// Let the backend's close reach the gateway before the next request.
+		waitUntil(t, "the backend's close to arrive", func() bool {
+			b := onlyBackend(g).transport.Load()
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			return len(b.idle) == 0 || peerClosed(b.idle[0].dc.raw)
+		})
+	}
+	noBackendFailed(t, g)
+}
+
+func TestDataPathSlowUploadIsNotTheBackendsSilence(t *testing.T) {
+	b := startBackend(t, "a", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		fmt.Fprint(w, n)
+	})
+	g, base := startGateway(t, poolConfig("round_robin", "    responseHeaderTimeout: 200ms\n", b.URL))
+	pr, pw := io.Pipe()
+	go func() {
+		pw.Write([]byte("first half, "))
+		// The client pauses longer than the backend may be silent.
+		<-time.After(600 * time.Millisecond)
+		pw.Write([]byte("second half"))
+		pw.Close()
+	}()
+	resp, err := http.Post(base+"/", "text/plain", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "23" {
+		t.Fatalf("got %d %q, want 200 with all 23 bytes read by the backend", resp.StatusCode, body)
+	}
+	noBackendFailed(t, g)
 }

@@ -16,7 +16,8 @@ import (
 // The limits of a backend's connection pool, those of a fasthttp
 // HostClient tuned for proxying: at most maxBackendConns connections at
 // once, and a request that finds them all busy waits up to connWait for
-// one before it fails over.
+// one before it fails over. A response head may take backendReadBuffer
+// bytes.
 const (
 	maxBackendConns   = 1024
 	connWait          = 2 * time.Second
@@ -36,6 +37,9 @@ type transport struct {
 	connect time.Duration
 	silence time.Duration // longest silence of the backend per read or write; 0: none
 	idleFor time.Duration
+	// maxConns and wait are [maxBackendConns] and [connWait].
+	maxConns int
+	wait     time.Duration
 
 	// dial opens the TCP connection; [dialTCP] unless a test joins the
 	// transport to an in-memory backend.
@@ -55,7 +59,8 @@ type transport struct {
 // newTransport returns the transport of a backend at addr ("host:port"),
 // speaking TLS with tlsConfig unless it is nil.
 func newTransport(addr string, tlsConfig *tls.Config, t backendTimeouts) *transport {
-	return &transport{addr: addr, tls: tlsConfig, connect: t.connect, silence: t.read, idleFor: t.idle, dial: dialTCP}
+	return &transport{addr: addr, tls: tlsConfig, connect: t.connect, silence: t.read, idleFor: t.idle,
+		maxConns: maxBackendConns, wait: connWait, dial: dialTCP}
 }
 
 // upConn is a connection to a backend with its read buffer.
@@ -83,8 +88,8 @@ func (e *dialError) Unwrap() error { return e.err }
 var errNoFreeConn = errors.New("every connection to the backend stayed busy")
 
 // get returns a connection for one request: the idle one used last, or a
-// new one while fewer than [maxBackendConns] are open, or the first one a
-// request returns within [connWait]. Idle connections past idleFor are
+// new one while fewer than t.maxConns are open, or the first one a
+// request returns within t.wait. Idle connections past idleFor are
 // closed by the sweep that [transport.put] arms, not checked here.
 func (t *transport) get() (*upConn, error) {
 	t.mu.Lock()
@@ -96,7 +101,7 @@ func (t *transport) get() (*upConn, error) {
 		c.reused = true
 		return c, nil
 	}
-	if t.open < maxBackendConns {
+	if t.open < t.maxConns {
 		t.open++
 		t.mu.Unlock()
 		return t.dialPooled()
@@ -104,13 +109,13 @@ func (t *transport) get() (*upConn, error) {
 	ch := make(chan *upConn, 1)
 	t.waiters = append(t.waiters, ch)
 	t.mu.Unlock()
-	return t.wait(ch)
+	return t.await(ch)
 }
 
-// wait waits on ch for a connection handed over by [transport.put], or
-// for a slot freed by [transport.discard] (nil), at most [connWait].
-func (t *transport) wait(ch chan *upConn) (*upConn, error) {
-	timer := time.NewTimer(connWait)
+// await waits on ch for a connection handed over by [transport.put], or
+// for a slot freed by [transport.discard] (nil), at most t.wait.
+func (t *transport) await(ch chan *upConn) (*upConn, error) {
+	timer := time.NewTimer(t.wait)
 	defer timer.Stop()
 	select {
 	case c := <-ch:
