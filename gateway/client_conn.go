@@ -12,7 +12,7 @@ import (
 // still sending a body nobody will read.
 const (
 	lingerTime  = 5 * time.Second
-	lingerBytes = 4 << 20
+	lingerBytes = 32 << 20
 )
 
 // clientListener hands the server each accepted connection as a
