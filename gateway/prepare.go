@@ -249,7 +249,8 @@ func (ex *exchange) attachBody(ctx *fasthttp.RequestCtx) {
 // bodyUnread reports whether the client's body has not been read to its
 // end, so that its connection cannot carry another request.
 func (ex *exchange) bodyUnread() bool {
-	return ex.hasBody && !ex.limit.eof
+	l := &ex.limit
+	return ex.hasBody && !l.eof && (l.size < 0 || l.read < l.size)
 }
 
 // uploadFailure returns the status to answer with when the client's body

@@ -135,8 +135,9 @@ var bodyBuffers = sync.Pool{New: func() any {
 	return &b
 }}
 
-// write sends the body, piece by piece as the client's arrive. It runs in
-// its own goroutine, which [call.end] joins.
+// write sends the body, piece by piece as the client's arrive, and ends
+// as soon as the last byte of a sized body or the last chunk went out. It
+// runs in its own goroutine, which [call.end] joins.
 func (c *call) write() {
 	defer c.writer.Done()
 	defer c.ended.Store(true)
@@ -145,7 +146,7 @@ func (c *call) write() {
 	buf := *bp
 	w := c.conn.dc
 	chunked := c.size < 0
-	for {
+	for chunked || c.written.Load() < c.size {
 		c.waiting.Store(true)
 		n, err := c.body.Read(buf[chunkRoom : len(buf)-2])
 		c.waiting.Store(false)
@@ -383,8 +384,10 @@ func (c *call) end() {
 		return
 	}
 	c.stopWriter()
+	// Bytes left over after the response are the backend's mistake, and
+	// would be read as the next response.
 	reusable := c.final && !c.close && c.resp.done() && !c.held && (c.body == nil || c.sentAll) &&
-		!c.conn.dc.aborted.Load()
+		!c.conn.dc.aborted.Load() && c.conn.br.Buffered() == 0
 	if reusable {
 		c.t.put(c.conn)
 	} else {
