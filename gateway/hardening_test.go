@@ -310,11 +310,7 @@ func TestHardeningPipelinedRequestsAreRoutedInOrder(t *testing.T) {
 
 func TestHardeningAbsoluteFormRoutesOnItsAuthority(t *testing.T) {
 	a, b := startBackend(t, "a", nil), startBackend(t, "b", nil)
-	cfg := "listen: 127.0.0.1:0\npools:\n" +
-		"  a:\n    healthCheck: {enabled: false}\n    servers: [" + a.URL + "]\n" +
-		"  b:\n    healthCheck: {enabled: false}\n    servers: [" + b.URL + "]\n" +
-		"routes:\n  - host: a.example\n    pool: a\n  - host: b.example\n    pool: b\n"
-	_, base := startGateway(t, cfg)
+	_, base := startGateway(t, poolsABConfig(a.URL, b.URL, "  - host: a.example\n    pool: a\n  - host: b.example\n    pool: b\n"))
 	out := sendRaw(t, strings.TrimPrefix(base, "http://"), "GET http://b.example/x?q=1 HTTP/1.1\r\nHost: a.example\r\n\r\n")
 	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(out)), nil)
 	if err != nil {

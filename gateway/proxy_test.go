@@ -484,11 +484,7 @@ func TestProxyChunkedBodyOverLimit(t *testing.T) {
 
 func TestProxyTrailingDotHostMatchesItsRoute(t *testing.T) {
 	a, b := startBackend(t, "a", nil), startBackend(t, "b", nil)
-	cfg := "listen: 127.0.0.1:0\npools:\n" +
-		"  a:\n    healthCheck: {enabled: false}\n    servers: [" + a.URL + "]\n" +
-		"  b:\n    healthCheck: {enabled: false}\n    servers: [" + b.URL + "]\n" +
-		"routes:\n  - host: example.com\n    pool: b\n  - pool: a\n"
-	_, base := startGateway(t, cfg)
+	_, base := startGateway(t, poolsABConfig(a.URL, b.URL, "  - host: example.com\n    pool: b\n  - pool: a\n"))
 	for _, host := range []string{"example.com.", "Example.COM.:8080"} {
 		req, _ := http.NewRequest("GET", base+"/x", nil)
 		req.Host = host

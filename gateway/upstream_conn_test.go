@@ -42,11 +42,18 @@ func countingListener(t *testing.T) (string, *atomic.Int32) {
 	return ln.Addr().String(), accepted
 }
 
+// smallTransport returns a transport to addr of at most maxConns
+// connections, whose requests wait for one at most wait.
+func smallTransport(t *testing.T, addr string, maxConns int, wait time.Duration) *transport {
+	tr := newTransport(addr, nil, backendTimeouts{connect: time.Second, read: time.Minute, idle: time.Minute})
+	tr.maxConns, tr.wait = maxConns, wait
+	t.Cleanup(tr.close)
+	return tr
+}
+
 func TestTransportPoolsLIFOAndBoundsConnections(t *testing.T) {
 	addr, accepted := countingListener(t)
-	tr := newTransport(addr, nil, backendTimeouts{connect: time.Second, read: time.Minute, idle: time.Minute})
-	tr.maxConns, tr.wait = 2, 5*time.Second
-	t.Cleanup(tr.close)
+	tr := smallTransport(t, addr, 2, 5*time.Second)
 	a, err := tr.get()
 	if err != nil {
 		t.Fatal(err)
@@ -86,9 +93,7 @@ func TestTransportPoolsLIFOAndBoundsConnections(t *testing.T) {
 
 func TestTransportWaitEndsWithoutAConnection(t *testing.T) {
 	addr, _ := countingListener(t)
-	tr := newTransport(addr, nil, backendTimeouts{connect: time.Second, read: time.Minute, idle: time.Minute})
-	tr.maxConns, tr.wait = 1, 100*time.Millisecond
-	t.Cleanup(tr.close)
+	tr := smallTransport(t, addr, 1, 100*time.Millisecond)
 	a, err := tr.get()
 	if err != nil {
 		t.Fatal(err)
