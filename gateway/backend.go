@@ -39,13 +39,13 @@ type backend struct {
 	inFlight atomic.Int64
 	served   atomic.Uint64
 	failures atomic.Uint64
-	retired  atomic.Bool
 	stopOnce sync.Once
 	// warnings samples the failures logged at warn.
 	warnings logGate
 }
 
-// backendTimeouts are the pool settings that shape a backend's client.
+// backendTimeouts are the pool settings that shape a backend's
+// connections (see [transport]).
 type backendTimeouts struct {
 	connect, read, idle time.Duration
 }
@@ -144,7 +144,6 @@ func (b *backend) retire() {
 			b.checker.Stop()
 		}
 		b.health.Close()
-		b.retired.Store(true)
 		b.transport.Load().close()
 	})
 }
