@@ -12,8 +12,8 @@ import (
 
 // relay hands the backend's final response, whose head try left in
 // ctx.Response.Header, to the client: the head now, the body as the
-// server writes it. Nothing is added to the head (no Content-Type, no
-// Server); hop-by-hop fields go, and the connection to the client stays
+// server writes it. No Content-Type or Server is added to the head;
+// hop-by-hop fields go, and the connection to the client stays
 // the client's: the backend's version and its wish to close are its own.
 // A body already in the read buffer is copied and the exchange ends at
 // once; a longer one is streamed, and the exchange ends when the server
@@ -166,7 +166,7 @@ func (ex *exchange) interim(h *fasthttp.ResponseHeader) {
 func (ex *exchange) armWrite(ctx *fasthttp.RequestCtx) {
 	var at time.Time
 	if ex.stall > 0 {
-		at = time.Now().Add(ex.stall)
+		at, _ = ex.deadline.next(time.Now(), ex.stall)
 	}
 	ctx.SetWriteDeadline(at)
 }
