@@ -29,7 +29,7 @@ var gatherBuffers = sync.Pool{New: func() any {
 // a read would wait.
 func (ex *exchange) SupportsBodyWriteTo() bool {
 	c := &ex.call
-	return c.conn != nil && c.conn.dc.probe != nil && (c.resp.mode == bodyChunked || c.resp.mode == bodyToClose)
+	return c.conn != nil && c.conn.dc.tellsWaits() && (c.resp.mode == bodyChunked || c.resp.mode == bodyToClose)
 }
 
 // WriteTo relays the body to w, fasthttp's chunk writer, gathering chunks
@@ -38,9 +38,9 @@ func (ex *exchange) WriteTo(w io.Writer) (int64, error) {
 	bp := gatherBuffers.Get().(*[]byte)
 	ex.gathered, ex.out, ex.written, ex.outErr = (*bp)[:0], w, 0, nil
 	dc := ex.call.conn.dc
-	dc.waiter = ex
+	dc.tellWaits(ex)
 	defer func() {
-		dc.waiter = nil
+		dc.tellWaits(nil)
 		ex.gathered, ex.out = nil, nil
 		gatherBuffers.Put(bp)
 	}()

@@ -215,7 +215,7 @@ func (c *call) readHead(h *fasthttp.ResponseHeader, sink interimSink, upgrade bo
 	for {
 		if err := c.readOneHead(h); err != nil {
 			var ne net.Error
-			if !pinned || !errors.As(err, &ne) || !ne.Timeout() || dc.aborted.Load() {
+			if !pinned || !errors.As(err, &ne) || !ne.Timeout() || dc.isAborted() {
 				return err
 			}
 			pinned = false
@@ -387,7 +387,7 @@ func (c *call) end() {
 	// Bytes left over after the response are the backend's mistake, and
 	// would be read as the next response.
 	reusable := c.final && !c.close && c.resp.done() && !c.held && (c.body == nil || c.sentAll) &&
-		!c.conn.dc.aborted.Load() && c.conn.br.Buffered() == 0
+		!c.conn.dc.isAborted() && c.conn.br.Buffered() == 0
 	if reusable {
 		c.t.put(c.conn)
 	} else {

@@ -427,6 +427,17 @@ func (c *deadlineConn) abort() {
 	c.Conn.SetDeadline(aLongTimeAgo)
 }
 
+// isAborted reports whether [deadlineConn.abort] was called.
+func (c *deadlineConn) isAborted() bool { return c.aborted.Load() }
+
+// tellsWaits reports whether c can tell a [waiter] that a read is about to
+// wait: whether it can ask the kernel what the socket holds.
+func (c *deadlineConn) tellsWaits() bool { return c.probe != nil }
+
+// tellWaits makes c tell w before each read that would wait, until it is
+// called with nil.
+func (c *deadlineConn) tellWaits(w waiter) { c.waiter = w }
+
 // aLongTimeAgo is a deadline in the past, which makes waiting reads and
 // writes return at once.
 var aLongTimeAgo = time.Unix(1, 0)
