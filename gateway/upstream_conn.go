@@ -67,7 +67,6 @@ func newTransport(addr string, tlsConfig *tls.Config, t backendTimeouts) *transp
 type upConn struct {
 	dc *deadlineConn
 	br *bufio.Reader
-	t  *transport
 
 	idleSince time.Time
 	pooled    bool // counted in t.open, and may go back to the pool
@@ -180,7 +179,7 @@ func (t *transport) newConn() (*upConn, error) {
 		conn = tc
 	}
 	dc := newDeadlineConn(conn, t.silence)
-	return &upConn{dc: dc, br: bufio.NewReaderSize(dc, backendReadBuffer), t: t}, nil
+	return &upConn{dc: dc, br: bufio.NewReaderSize(dc, backendReadBuffer)}, nil
 }
 
 // put gives back a connection that can carry another request: to a

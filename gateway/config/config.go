@@ -78,8 +78,8 @@ type PoolConfig struct {
 	// Passive configures passive ejection (key `passive`); fields not set in
 	// the pool are taken from the top-level `passive`.
 	Passive PassiveConfig
-	// ConnectTimeout bounds dialing a backend (key `connectTimeout`,
-	// default 2s).
+	// ConnectTimeout bounds dialing a backend, the TLS handshake of an
+	// https backend included (key `connectTimeout`, default 2s).
 	ConnectTimeout time.Duration
 	// ResponseHeaderTimeout is the longest a backend may stay silent (key
 	// `responseHeaderTimeout`, default 60s): waiting for its response
