@@ -301,9 +301,19 @@ func startGatewayProcess(t *testing.T, servers ...string) (string, *exec.Cmd) {
 	for i, s := range servers {
 		quoted[i] = fmt.Sprintf("%q", s)
 	}
-	cfg := filepath.Join(t.TempDir(), "config.json")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`{"port": %q, "healthCheckInterval": "2s", "servers": [%s]}`, listen, strings.Join(quoted, ", "))), 0o644)
+	cmd := runConfig(t, "config.json", fmt.Sprintf(`{"port": %q, "healthCheckInterval": "2s", "servers": [%s]}`, listen, strings.Join(quoted, ", ")))
+	return listen, cmd
+}
+
+// runConfig runs `gateway run` on config, written to a file called name,
+// with env added to the process's environment, and returns once the
+// gateway serves.
+func runConfig(t *testing.T, name, config string, env ...string) *exec.Cmd {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), name)
+	os.WriteFile(cfg, []byte(config), 0o644)
 	cmd := exec.Command(gatewayBinary(t), "run", "--config", cfg, "--log-format", "json")
+	cmd.Env = append(os.Environ(), env...)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -319,7 +329,7 @@ func startGatewayProcess(t *testing.T, servers ...string) (string, *exec.Cmd) {
 		}
 	}
 	go io.Copy(io.Discard, stderr)
-	return listen, cmd
+	return cmd
 }
 
 // peakRSS reads the process's high-water resident set size in bytes.

@@ -82,7 +82,8 @@ type BackendStatus struct {
 	// InFlight counts the requests in flight on the backend.
 	InFlight int64 `json:"inFlight"`
 	// Requests counts the requests the backend answered; Failures those it
-	// could not (connect failures, resets, timeouts).
+	// could not (connect failures, closes, resets and timeouts before the
+	// response, invalid responses, responses cut short).
 	Requests uint64 `json:"requests"`
 	Failures uint64 `json:"failures"`
 	// Carried reports that the backend came over from the previous

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"crypto/tls"
 	"log/slog"
 	"net"
@@ -10,12 +9,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
-	"time"
 
 	"github.com/gatewayhq/gateway/gateway/config"
 	"github.com/gatewayhq/gateway/health"
-	"github.com/valyala/fasthttp"
 )
 
 // backend is one server of one pool and everything the gateway knows about
@@ -52,6 +48,8 @@ type backend struct {
 	inFlight atomic.Int64
 	served   atomic.Uint64
 	failures atomic.Uint64
+	// warnings samples the failures logged at warn.
+	warnings logGate
 
 	opts backendOptions
 	// mu guards checker and retired, which only a reload or shutdown
@@ -70,7 +68,8 @@ type backendSettings struct {
 	url string
 	// passive configures the passive health of the backend.
 	passive health.PassiveConfig
-	// check configures the active checks; nil when probing is off.
+	// check configures the active checks, the probes' Host header
+	// included; nil when probing is off.
 	check *health.CheckConfig
 }
 
@@ -78,15 +77,12 @@ type backendSettings struct {
 type backendOptions struct {
 	// logger receives the backend's health transitions.
 	logger *slog.Logger
-	// dial is [Options.DialContext].
+	// dial is [Options.DialContext]; nil dials with [dialTCP].
 	dial dialFunc
 	// prober makes the prober of the backend's active checks;
 	// [health.NewHTTPProber] when nil.
 	prober func(baseURL string, cfg health.CheckConfig) health.Prober
 }
-
-// dialFunc opens a connection as [net.Dialer.DialContext] does.
-type dialFunc = func(ctx context.Context, network, addr string) (net.Conn, error)
 
 // backendKey returns the identity of the backend that serves u in the pool
 // called pool: the pool's name and [config.CanonicalURL] of u. A reload
@@ -129,6 +125,7 @@ func newBackendSettings(s config.ServerConfig, p *config.PoolConfig) *backendSet
 		cfg := &health.CheckConfig{
 			Method:             hc.Method,
 			Path:               hc.Path,
+			Host:               hc.Host,
 			Interval:           hc.Interval,
 			Timeout:            hc.Timeout,
 			HealthyThreshold:   hc.HealthyThreshold,
@@ -143,24 +140,37 @@ func newBackendSettings(s config.ServerConfig, p *config.PoolConfig) *backendSet
 }
 
 // sameProbes reports whether a and b probe alike: the same URL under the
-// same check settings, or no probing at all.
+// same check settings, the probes' Host header included, or no probing at
+// all.
 func sameProbes(a, b *backendSettings) bool {
 	if a.check == nil || b.check == nil {
 		return a.check == nil && b.check == nil
 	}
 	x, y := *a.check, *b.check
 	return a.url == b.url && slices.Equal(x.Expect, y.Expect) &&
-		x.Method == y.Method && x.Path == y.Path && x.Interval == y.Interval && x.Timeout == y.Timeout &&
+		x.Method == y.Method && x.Path == y.Path && x.Host == y.Host && x.Interval == y.Interval && x.Timeout == y.Timeout &&
 		x.HealthyThreshold == y.HealthyThreshold && x.UnhealthyThreshold == y.UnhealthyThreshold
 }
 
 // newChecker returns a checker that probes the backend under settings.
+// Probes dial as the backend's requests do.
 func (b *backend) newChecker(settings *backendSettings) *health.Checker {
 	newProber := b.opts.prober
 	if newProber == nil {
 		newProber = health.NewHTTPProber
 	}
-	return health.NewChecker(b.health, newProber(settings.url, *settings.check), *settings.check)
+	cfg := *settings.check
+	cfg.Dial = b.dialer()
+	return health.NewChecker(b.health, newProber(settings.url, cfg), cfg)
+}
+
+// dialer returns the function that opens the backend's TCP connections:
+// [Options.DialContext] when the gateway has one, else [dialTCP].
+func (b *backend) dialer() dialFunc {
+	if b.opts.dial != nil {
+		return b.opts.dial
+	}
+	return dialTCP
 }
 
 // name returns the backend's URL as the config being served spells it.
@@ -183,16 +193,17 @@ func (b *backend) start() {
 //   - new passive settings apply to the next failure; the failures in the
 //     window and an ejection in force are kept, unless passive health is
 //     turned off, which forgets them;
-//   - new probe settings restart the checker, which keeps the verdict and
-//     probes at once: a down backend stays down until HealthyThreshold
-//     probes under the new settings pass. Probing turned off stops the
-//     checker and leaves the backend up unless it is ejected;
+//   - new probe settings (the probes' Host header among them) restart the
+//     checker, which keeps the verdict and probes at once: a down backend
+//     stays down until HealthyThreshold probes under the new settings
+//     pass. Probing turned off stops the checker and leaves the backend up
+//     unless it is ejected;
 //   - a new responseHeaderTimeout applies to the next read or write of
 //     every connection;
-//   - a new connectTimeout or idleTimeout replaces the [upstream]: new
-//     requests open new connections, and the old ones close once the
-//     requests on them have ended. Otherwise the keep-alive connections are
-//     kept.
+//   - a new connectTimeout or idleTimeout replaces the [upstream]
+//     ([backend.setUpstream]): new requests open new connections, the old
+//     idle ones close at once, and each old one in use closes when its
+//     request ends. Otherwise the keep-alive connections are kept.
 func (b *backend) update(s config.ServerConfig, p *config.PoolConfig) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -205,7 +216,7 @@ func (b *backend) update(s config.ServerConfig, p *config.PoolConfig) {
 	if next.url != old.url {
 		b.health.SetName(next.url)
 	}
-	if u := b.upstream.Load(); u.connect != p.ConnectTimeout || u.idle != p.IdleTimeout {
+	if u := b.upstream.Load(); u.connect != p.ConnectTimeout || u.idleFor != p.IdleTimeout {
 		b.setUpstream(b.newUpstream(p))
 	}
 	if old.passive.MaxFails > 0 && next.passive.MaxFails <= 0 {
@@ -227,8 +238,9 @@ func (b *backend) update(s config.ServerConfig, p *config.PoolConfig) {
 }
 
 // retire is called when a reload removes the backend from the config, or
-// at shutdown: its checker stops at once, and its idle connections close
-// once its last in-flight request has ended.
+// at shutdown: its checker stops at once, and its [upstream] is retired:
+// its idle connections close at once, and each one in use closes when its
+// request ends.
 func (b *backend) retire() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -244,7 +256,8 @@ func (b *backend) retire() {
 }
 
 // acquire counts a request in flight on b and returns the [upstream] the
-// request goes through; [backend.release] with it ends the request.
+// request goes through, whatever a reload stores in [backend.upstream]
+// meanwhile; [backend.release] with it ends the request.
 func (b *backend) acquire() *upstream {
 	b.inFlight.Add(1)
 	u := b.upstream.Load()
@@ -254,164 +267,24 @@ func (b *backend) acquire() *upstream {
 
 // release ends a request that [backend.acquire] counted on u.
 func (b *backend) release(u *upstream) {
-	u.release()
+	u.inFlight.Add(-1)
 	b.inFlight.Add(-1)
 }
 
-// upstream is how a backend is reached: the settings that shape its
-// connections and the client that keeps them. An upstream never changes;
-// when one of those settings changes, the backend gets a new one as a whole
-// ([backend.setUpstream]).
-type upstream struct {
-	client *fasthttp.HostClient
-	// connect and idle are the pool's connectTimeout and idleTimeout.
-	connect, idle time.Duration
-	// tls configures the connections to an https backend; nil for http.
-	tls  *tls.Config
-	dial dialFunc
-
-	inFlight atomic.Int64
-	retired  atomic.Bool
-}
-
-// newUpstream returns an upstream to b under the settings of pool p.
+// newUpstream returns an upstream to b under the settings of pool p: TLS
+// for an https backend, with the server's host as its name, and the
+// backend's shared responseHeaderTimeout for every connection.
 func (b *backend) newUpstream(p *config.PoolConfig) *upstream {
-	u := &upstream{connect: p.ConnectTimeout, idle: p.IdleTimeout, dial: b.opts.dial}
+	var tlsConfig *tls.Config
 	if b.https {
 		host, _, _ := net.SplitHostPort(b.addr)
-		u.tls = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+		tlsConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
 	}
-	u.client = &fasthttp.HostClient{
-		Addr:                     b.addr,
-		Name:                     "",
-		NoDefaultUserAgentHeader: true,
-		IsTLS:                    u.tls != nil,
-		TLSConfig:                u.tls,
-		Dial: func(addr string) (net.Conn, error) {
-			c, err := u.dialTCP(addr)
-			if err != nil {
-				return nil, err
-			}
-			return newDeadlineConn(c, &b.read), nil
-		},
-		MaxConns:                      1024,
-		MaxConnWaitTimeout:            2 * time.Second,
-		MaxIdleConnDuration:           p.IdleTimeout,
-		MaxIdemponentCallAttempts:     2,
-		RetryIfErr:                    retryStaleConnection,
-		ReadBufferSize:                16 << 10,
-		WriteBufferSize:               16 << 10,
-		DisableHeaderNamesNormalizing: false,
-		DisablePathNormalizing:        true,
-		StreamResponseBody:            true,
-		ConnPoolStrategy:              fasthttp.LIFO,
-	}
-	return u
+	return newUpstream(b.addr, tlsConfig, p.ConnectTimeout, p.IdleTimeout, &b.read, b.dialer())
 }
 
 // setUpstream makes u the way to b for the requests that start from now
-// on. The upstream it replaces closes its connections once they are
-// unused: at once when no request is in flight on it, else when the last
-// one has ended.
+// on, and retires the upstream it replaces (see [upstream.retire]).
 func (b *backend) setUpstream(u *upstream) {
 	b.upstream.Swap(u).retire()
-}
-
-// dialTCP opens a TCP connection to addr within the connect timeout, with
-// [Options.DialContext] when the gateway has one.
-func (u *upstream) dialTCP(addr string) (net.Conn, error) {
-	if u.dial == nil {
-		return fasthttp.DialTimeout(addr, u.connect)
-	}
-	ctx := context.Background()
-	if u.connect > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, u.connect)
-		defer cancel()
-	}
-	return u.dial(ctx, "tcp", addr)
-}
-
-// retire closes u's connections once they are unused: its idle ones at
-// once when no request is in flight on u, else all of them when the last
-// request has ended (see [upstream.release]). A request that loaded u just
-// before it was retired is counted before it uses u, so the connection it
-// opens is closed after it too.
-func (u *upstream) retire() {
-	u.retired.Store(true)
-	if u.inFlight.Load() == 0 {
-		u.client.CloseIdleConnections()
-	}
-}
-
-// release ends a request on u; the last one on a retired u closes its
-// idle connections.
-func (u *upstream) release() {
-	if u.inFlight.Add(-1) == 0 && u.retired.Load() {
-		u.client.CloseIdleConnections()
-	}
-}
-
-// sharedTimeout is a timeout that every connection of a backend reads
-// afresh on each use, so that a reload that changes it applies to the
-// connections already open.
-type sharedTimeout struct{ ns atomic.Int64 }
-
-// get returns the timeout; 0 means none.
-func (t *sharedTimeout) get() time.Duration { return time.Duration(t.ns.Load()) }
-
-// set changes the timeout.
-func (t *sharedTimeout) set(d time.Duration) { t.ns.Store(int64(d)) }
-
-// deadlineConn arms a deadline before every read and every write, so a
-// backend that goes silent, or stops reading an upload, for longer than
-// the timeout read holds is cut off, however long the whole exchange takes
-// (nginx's proxy_read_timeout and proxy_send_timeout); a timeout of 0 arms
-// none. read is loaded afresh on every call, so a reload that changes it
-// applies to the connections already open. A
-// connection made by [newDeadlineConn] also tells the exchange gathering
-// a response over it when a read is about to wait for the network (see
-// [exchange.WriteTo]).
-type deadlineConn struct {
-	net.Conn
-	read          *sharedTimeout
-	deadline      coarseDeadline
-	writeDeadline coarseDeadline
-
-	addr   backendAddr     // what RemoteAddr returns, leading back to c
-	raw    syscall.RawConn // nil when the connection has no descriptor
-	probe  func(fd uintptr)
-	unread int    // bytes the kernel holds for reading, as probe saw them
-	waiter waiter // told before a read waits, while an exchange gathers
-}
-
-// Read arms the read deadline as a [coarseDeadline]: a silent backend is
-// cut off after read and at most its slack later. While a waiter is set,
-// it is told first when the read is going to wait for the network.
-func (c *deadlineConn) Read(p []byte) (int, error) {
-	if d := c.read.get(); d > 0 {
-		if at, move := c.deadline.next(time.Now(), d); move {
-			if err := c.Conn.SetReadDeadline(at); err != nil {
-				return 0, err
-			}
-		}
-	}
-	if c.waiter != nil && !c.readable() {
-		c.waiter.beforeWait()
-	}
-	return c.Conn.Read(p)
-}
-
-// Write arms the write deadline the same way.
-func (c *deadlineConn) Write(p []byte) (int, error) {
-	d := c.read.get()
-	if d <= 0 {
-		return c.Conn.Write(p)
-	}
-	if at, move := c.writeDeadline.next(time.Now(), d); move {
-		if err := c.Conn.SetWriteDeadline(at); err != nil {
-			return 0, err
-		}
-	}
-	return c.Conn.Write(p)
 }

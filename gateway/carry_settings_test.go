@@ -177,6 +177,71 @@ func (p *scriptedProber) since(t0 time.Time) []time.Duration {
 	return out
 }
 
+func TestCarryChangedProbeHostAppliesInPlace(t *testing.T) {
+	// The backend routes on its Host: probes pass only for api.example.
+	var mu sync.Mutex
+	var hosts []string
+	a := startBackend(t, "a", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" {
+			io.WriteString(w, "a")
+			return
+		}
+		mu.Lock()
+		hosts = append(hosts, r.Host)
+		mu.Unlock()
+		if r.Host != "api.example" {
+			w.WriteHeader(http.StatusNotFound)
+		}
+	})
+	probed := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), hosts...)
+	}
+	const thresholds = ", healthyThreshold: 2, unhealthyThreshold: 1"
+	hostKey := func(host string) string {
+		if host == "" {
+			return thresholds
+		}
+		return thresholds + ", host: " + host
+	}
+	g, base := startGateway(t, healthConfig("1h", hostKey("www.example"), a.URL))
+	b := backendAt(t, g, "p", a.URL)
+	waitUntil(t, "the first probe's result", func() bool { return b.health.Snapshot().LastResult != "" })
+	if b.health.Healthy() {
+		t.Fatal("a probe answered 404 left the backend up")
+	}
+	b.served.Add(5) // as if it had served before
+
+	rec := reloadOK(t, g, healthConfig("1h", hostKey("api.example"), a.URL))
+
+	if rec.Carried != 1 || rec.Added != 0 || backendAt(t, g, "p", a.URL) != b {
+		t.Fatalf("carried %d, added %d: the backend whose probe Host changed was replaced", rec.Carried, rec.Added)
+	}
+	// The restarted checker probes at once, with the new Host; one pass is
+	// not enough for a down backend.
+	waitUntil(t, "the restarted checker's probe result", func() bool { return b.health.Snapshot().ConsecutivePasses == 1 })
+	if b.health.Healthy() || b.served.Load() != 5 {
+		t.Fatalf("after one pass under the new Host: healthy %t, served %d; want down, 5", b.health.Healthy(), b.served.Load())
+	}
+	if got := probed(); len(got) != 2 || got[0] != "www.example" || got[1] != "api.example" {
+		t.Fatalf("probes sent Host %q, want www.example, then api.example", got)
+	}
+
+	// Leaving the key out sends the backend's address again.
+	reloadOK(t, g, healthConfig("1h", hostKey(""), a.URL))
+	waitUntil(t, "the third checker's probe", func() bool { return len(probed()) == 3 })
+	if got, want := probed()[2], strings.TrimPrefix(a.URL, "http://"); got != want {
+		t.Fatalf("with host left out the probe sent Host %q, want the backend's address %q", got, want)
+	}
+	if backendAt(t, g, "p", a.URL) != b {
+		t.Fatal("the backend was replaced")
+	}
+	if status, _ := get(t, &http.Client{}, base+"/"); status != http.StatusServiceUnavailable {
+		t.Fatalf("a request to the pool of the down backend got %d, want 503", status)
+	}
+}
+
 func TestCarryRestartsCheckerWithNewInterval(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		prober := &scriptedProber{}
@@ -399,9 +464,12 @@ func TestCarryReplacedConnectionsCloseAfterTheirLastRequest(t *testing.T) {
 
 	reloadOK(t, g, poolConfig("round_robin", "    connectTimeout: 3s\n", a.URL))
 
+	// The replaced idle connection closes at once; the one carrying the
+	// slow request stays open until its answer is through.
+	waitUntil(t, "the replaced idle connection to close", func() bool { return a.closed.Load() == 1 })
 	getN(t, &http.Client{}, base+"/", 1, "a")
-	if o, c := a.opened.Load(), a.closed.Load(); o != 3 || c != 0 {
-		t.Fatalf("opened %d, closed %d; want a third connection, and none closed while a request is in flight", o, c)
+	if o, c := a.opened.Load(), a.closed.Load(); o != 3 || c != 1 {
+		t.Fatalf("opened %d, closed %d; want a third connection, and of the replaced ones only the idle one closed while a request is in flight", o, c)
 	}
 	gate.open()
 	if got := <-slow; got != "200 slow" {

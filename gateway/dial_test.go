@@ -71,3 +71,42 @@ func TestOptionsDialContextReachesBackends(t *testing.T) {
 		}
 	}
 }
+
+func TestOptionsDialContextCarriesProbes(t *testing.T) {
+	ln := fasthttputil.NewInmemoryListener()
+	probes := make(chan string, 100)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case probes <- r.Method + " " + r.Host + r.URL.Path:
+		default:
+		}
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+
+	dialled := make(chan string, 100)
+	g := New(Options{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dialled <- network + " " + addr
+		return ln.Dial()
+	}})
+	config := "listen: 127.0.0.1:0\npools:\n  p:\n    healthCheck: {path: /healthz, interval: 1h}\n    servers: [http://backend.invalid:8080]\n"
+	if _, err := g.Load("test.yaml", []byte(config), TriggerStart); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		g.Shutdown(ctx)
+	})
+	if got := <-probes; got != "HEAD backend.invalid:8080/healthz" {
+		t.Fatalf("the backend saw the probe %q, want HEAD backend.invalid:8080/healthz", got)
+	}
+	if got := <-dialled; got != "tcp backend.invalid:8080" {
+		t.Fatalf("the probe dialled %q, want tcp backend.invalid:8080 through DialContext", got)
+	}
+	b := g.current().pools[0].backends[0]
+	waitUntil(t, "the probe's result", func() bool { return b.health.Snapshot().LastResult != "" })
+	if snap := b.health.Snapshot(); snap.LastResult != "ok" {
+		t.Fatalf("the probe through DialContext: %+v, want ok", snap)
+	}
+}

@@ -45,14 +45,15 @@
 // carried into the next generation with its health, counters, in-flight
 // requests and keep-alive connections, also when the URL is only respelled
 // ("http://127.0.0.1:08080" is "http://127.0.0.1:8080"), and its pool's new
-// settings are applied to it in place: new probe settings restart its
-// checker without changing its verdict, new passive settings apply to its
-// next failure, a new response timeout to the next read of its open
-// connections, and only a new connect or idle timeout replaces its
-// connections, the old ones closing once unused. Requests read those
-// settings with single atomic loads and take no lock. A new backend starts up
-// and is probed at once; one that left the config stops probing and closes
-// its idle connections when its last request ends.
+// settings are applied to it in place: new probe settings (the probes'
+// Host header among them) restart its checker without changing its
+// verdict, new passive settings apply to its next failure, a new response
+// timeout to the next read of its open connections, and only a new connect
+// or idle timeout replaces its connections. Requests read those settings
+// with single atomic loads and take no lock. A new backend starts up and
+// is probed at once; one that left the config stops probing. Connections
+// that a backend's removal or new timeouts retire close once unused: the
+// idle ones at once, each other one when its request ends.
 //
 // Applying a config plans what it does to the public listener's socket and
 // server, the admin listener and the access log, opens what the plan needs
@@ -68,11 +69,26 @@
 //
 // The public listener ([Gateway.Addr]) matches each request against the
 // routes in order, the first match winning, and answers 404 when none
-// matches. The route's pool picks a healthy backend with its algorithm; a
-// request that cannot connect to its backend, or has no body and is reset
-// before any response, is sent to the next one. The gateway
-// answers 503 when no backend of the pool is healthy, 504 when the backend
-// did not answer in time and 502 when none could be reached.
+// matches. The route's pool picks a healthy backend with its algorithm,
+// and the request goes to it over the backend's own scheme and address,
+// whatever target the client wrote, on a keep-alive connection of the
+// backend's pool. Its head goes out at once and its body streams while the
+// response is read, so a backend may answer before it has read the body
+// and is relayed at once. A backend that cannot be connected to, or that
+// closes the connection before any response byte while nothing of the
+// body was sent, is counted as failed and the request goes to the next
+// one. The gateway answers 503 when no backend of the pool is healthy,
+// 504 when the backend did not answer in time and 502 when none answered
+// usably, with a reason that names no address.
+//
+// A request's way through the package follows its files: it is screened
+// (serve.go) and routed (route.go), its exchange is prepared
+// (prepare.go), a backend is picked and tried, failing over to the next,
+// in the one failover loop that proxied requests and upgrades share
+// (pick.go), in a round trip (roundtrip.go) over the backend's pooled
+// connections (upstream_conn.go), the response is relayed (relay.go, or
+// tunnel.go after a 101), and the exchange is counted and logged
+// (observe.go).
 //
 // # Observing
 //

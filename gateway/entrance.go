@@ -440,12 +440,13 @@ const overCapAnswer = "HTTP/1.1 503 Service Unavailable\r\n" +
 	"\r\n" +
 	"too many connections\n"
 
-// How a refused connection is closed: after the answer, what the client
-// still sends is read and dropped for at most lingerFor or lingerBytes, so
-// that the client reads the 503 rather than a reset.
+// How a refused connection is closed (see [lingerClose]): after the
+// answer, what the client still sends is read and dropped for at most
+// overCapLingerTime or overCapLingerBytes, so that the client reads the
+// 503 rather than a reset.
 const (
-	lingerFor   = time.Second
-	lingerBytes = 64 << 10
+	overCapLingerTime  = time.Second
+	overCapLingerBytes = 64 << 10
 )
 
 // refuse answers c with [overCapAnswer] and closes it, lingering in a
@@ -454,7 +455,7 @@ func (e *entrance) refuse(c net.Conn) {
 	if e.onRefuse != nil {
 		e.onRefuse()
 	}
-	c.SetWriteDeadline(time.Now().Add(lingerFor))
+	c.SetWriteDeadline(time.Now().Add(overCapLingerTime))
 	if _, err := io.WriteString(c, overCapAnswer); err != nil {
 		c.Close()
 		return
@@ -469,11 +470,6 @@ func (e *entrance) refuse(c net.Conn) {
 	go func() {
 		defer e.wg.Done()
 		defer func() { <-e.answering }()
-		defer c.Close()
-		if cw, ok := c.(interface{ CloseWrite() error }); ok {
-			cw.CloseWrite()
-		}
-		c.SetReadDeadline(time.Now().Add(lingerFor))
-		io.CopyN(io.Discard, c, lingerBytes)
+		lingerClose(c, overCapLingerTime, overCapLingerBytes)
 	}()
 }

@@ -50,10 +50,13 @@ func referenceStripPort(host string) string {
 }
 
 // referenceMatch is generation.match written plainly: the first route
-// whose host equals the port-less host case-insensitively (or is empty)
-// and whose prefix starts the path.
+// whose host equals the port-less host, without one trailing dot,
+// case-insensitively (or is empty) and whose prefix starts the path.
 func referenceMatch(host, path string) string {
 	host = referenceStripPort(host)
+	if len(host) > 1 {
+		host = strings.TrimSuffix(host, ".")
+	}
 	for _, r := range fuzzRoutes {
 		if r[0] != "" && !strings.EqualFold(r[0], host) {
 			continue
@@ -70,6 +73,10 @@ func FuzzRouteMatch(f *testing.F) {
 		{"api.example.com", "/v1/users"},
 		{"API.Example.COM:8443", "/v1"},
 		{"api.example.com:", "/v2/"},
+		{"api.example.com.", "/v1/"},
+		{"api.example.com.:443", "/v1/"},
+		{"api.example.com..", "/v1/"},
+		{".", "/"},
 		{"[::1]:8080", "/x"},
 		{"[::1]", ""},
 		{"::1", "/"},

@@ -62,10 +62,12 @@ type Options struct {
 	// Logger receives the gateway's logs; nil discards them.
 	Logger *slog.Logger
 	// DialContext, when set, opens the TCP connections to backends, for
-	// proxied requests and upgraded connections alike, as the field of the
-	// same name does for a [net/http.Transport]; ctx ends at the pool's
-	// connectTimeout. When nil, the gateway dials TCP itself. Active health
-	// probes always dial on their own.
+	// proxied requests, upgraded connections and active health probes
+	// alike, as the field of the same name does for a
+	// [net/http.Transport]; ctx ends at the pool's connectTimeout, or
+	// with the probe, and TLS to an https backend goes on top of the
+	// connection it returns. When nil, the gateway dials TCP
+	// itself, over IPv4 or IPv6, reaching localhost on both.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
@@ -154,10 +156,11 @@ func (g *Gateway) readFailed(err error, trigger string) ReloadRecord {
 // with its health, counters, in-flight requests and keep-alive connections,
 // and takes its pool's new settings in place; new ones start fresh and are
 // probed at once; those that left stop probing and close their idle
-// connections when their last request ends. New listen and admin addresses
-// are bound, and a new access log opened, before anything is published, so
-// a failure rejects the whole config. A config equal to the running one
-// (see [config.Config.Equal]) builds nothing and is recorded as unchanged.
+// connections at once, and the others as their requests end. New listen
+// and admin addresses are bound, and a new access log opened, before
+// anything is published, so a failure rejects the whole config. A config
+// equal to the running one (see [config.Config.Equal]) builds nothing and
+// is recorded as unchanged.
 func (g *Gateway) Apply(cfg *config.Config, trigger string) (ReloadRecord, error) {
 	return g.apply(cfg, trigger, time.Now())
 }

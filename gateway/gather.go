@@ -2,14 +2,12 @@ package gateway
 
 import (
 	"io"
-	"net"
 	"sync"
-	"syscall"
 )
 
 // A chunked response body comes from the backend in the chunks the
 // backend chose, often a few KiB each, and fasthttp writes and flushes
-// every chunk it reads to the client: one system call per backend chunk.
+// every piece it reads to the client: one system call per backend chunk.
 // An exchange instead gathers what has already arrived into larger chunks
 // and writes them whenever its next read of the backend would wait for the
 // network, so the client gets fewer, larger writes and no byte later than
@@ -25,69 +23,24 @@ var gatherBuffers = sync.Pool{New: func() any {
 	return &b
 }}
 
-// waiter is told by a [deadlineConn] that a read is about to wait for the
-// network.
-type waiter interface {
-	beforeWait()
-}
-
-// newDeadlineConn wraps a backend connection made by the gateway's dialer
-// in a [deadlineConn] with deadlines of the timeout read holds (0: none)
-// that can tell a [waiter] when a read would wait.
-func newDeadlineConn(c net.Conn, read *sharedTimeout) *deadlineConn {
-	dc := &deadlineConn{Conn: c, read: read}
-	dc.addr = backendAddr{Addr: c.RemoteAddr(), conn: dc}
-	if sc, ok := c.(syscall.Conn); ok {
-		if raw, err := sc.SyscallConn(); err == nil {
-			dc.raw, dc.probe = raw, unreadProbe(&dc.unread)
-		}
-	}
-	return dc
-}
-
-// readable reports whether the kernel holds bytes for c, so that a read
-// would not wait. It says no when it cannot tell.
-func (c *deadlineConn) readable() bool {
-	if c.raw == nil || c.probe == nil {
-		return false
-	}
-	c.unread = 0
-	if c.raw.Control(c.probe) != nil {
-		return false
-	}
-	return c.unread > 0
-}
-
-// RemoteAddr returns the backend's address. fasthttp hands it on as the
-// response's [fasthttp.Response.RemoteAddr], which leads an exchange from
-// the response back to c.
-func (c *deadlineConn) RemoteAddr() net.Addr {
-	if c.addr.conn == nil {
-		return c.Conn.RemoteAddr()
-	}
-	return &c.addr
-}
-
-// backendAddr is the remote address of a [deadlineConn] and the way back
-// to it.
-type backendAddr struct {
-	net.Addr
-	conn *deadlineConn
-}
-
 // SupportsBodyWriteTo tells fasthttp that [exchange.WriteTo] may stand in
-// for Read: it is true for a chunked body on a connection that can tell
-// when a read would wait.
-func (ex *exchange) SupportsBodyWriteTo() bool { return ex.conn != nil }
+// for Read: it is true for a body the server writes in chunks (chunked or
+// delimited by the backend's close) over a connection that can tell when
+// a read would wait.
+func (ex *exchange) SupportsBodyWriteTo() bool {
+	c := &ex.call
+	return c.conn != nil && c.conn.dc.tellsWaits() && (c.resp.mode == bodyChunked || c.resp.mode == bodyToClose)
+}
 
 // WriteTo relays the body to w, fasthttp's chunk writer, gathering chunks
-// as the package comment above tells.
+// as told at the top of this file.
 func (ex *exchange) WriteTo(w io.Writer) (int64, error) {
 	bp := gatherBuffers.Get().(*[]byte)
 	ex.gathered, ex.out, ex.written, ex.outErr = (*bp)[:0], w, 0, nil
-	ex.conn.waiter = ex
+	dc := ex.call.conn.dc
+	dc.tellWaits(ex)
 	defer func() {
-		ex.conn.waiter = nil
+		dc.tellWaits(nil)
 		ex.gathered, ex.out = nil, nil
 		gatherBuffers.Put(bp)
 	}()

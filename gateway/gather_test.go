@@ -38,13 +38,23 @@ func loopbackPair(t *testing.T) (near, far net.Conn) {
 }
 
 // pieceReader reads at most max bytes at a time, as a backend's chunks
-// come out of fasthttp's body stream.
+// come out of a chunked body.
 type pieceReader struct {
 	r   io.Reader
 	max int
 }
 
 func (p pieceReader) Read(b []byte) (int, error) { return p.r.Read(b[:min(len(b), p.max)]) }
+
+// gatheringExchange returns an exchange relaying, as a body that ends
+// with the connection, what comes over dc in pieces of 1000 bytes.
+func gatheringExchange(dc *deadlineConn) *exchange {
+	ex := &exchange{}
+	br := bufio.NewReaderSize(pieceReader{dc, 1000}, 4096)
+	ex.call.conn = &upConn{dc: dc, br: br}
+	ex.call.resp.reset(br, bodyToClose, 0)
+	return ex
+}
 
 // chunkRecorder records the chunks an exchange writes.
 type chunkRecorder struct {
@@ -91,7 +101,7 @@ func TestGatherJoinsWhatHasArrived(t *testing.T) {
 		}
 		runtime.Gosched()
 	}
-	ex := &exchange{body: pieceReader{bufio.NewReaderSize(dc, 4096), 1000}, conn: dc}
+	ex := gatheringExchange(dc)
 	var rec chunkRecorder
 	n, err := ex.WriteTo(&rec)
 	if err != nil || n != int64(len(payload)) || !bytes.Equal(rec.data.Bytes(), payload) {
@@ -111,7 +121,7 @@ func TestGatherJoinsWhatHasArrived(t *testing.T) {
 func TestGatherWritesBeforeWaiting(t *testing.T) {
 	near, far := loopbackPair(t)
 	dc := newDeadlineConn(near, timeoutOf(time.Minute))
-	ex := &exchange{body: pieceReader{bufio.NewReaderSize(dc, 4096), 1000}, conn: dc}
+	ex := gatheringExchange(dc)
 	var rec chunkRecorder
 	done := make(chan error, 1)
 	go func() {

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"sync/atomic"
 	"time"
 
@@ -25,30 +24,6 @@ type generation struct {
 	routes []route
 }
 
-// route is a compiled [config.RouteConfig].
-type route struct {
-	host   []byte // lowercase; empty matches any host
-	prefix []byte // empty matches any path
-	pool   *pool
-}
-
-// match returns the pool of the first route that matches host (the Host
-// header, any port ignored) and path, or nil.
-func (g *generation) match(host, path []byte) *pool {
-	host = stripPort(host)
-	for i := range g.routes {
-		r := &g.routes[i]
-		if len(r.host) > 0 && !asciiEqualFold(r.host, host) {
-			continue
-		}
-		if len(r.prefix) > 0 && !bytes.HasPrefix(path, r.prefix) {
-			continue
-		}
-		return r.pool
-	}
-	return nil
-}
-
 // poolNamed returns the pool called name, or nil.
 func (g *generation) poolNamed(name string) *pool {
 	for _, p := range g.pools {
@@ -57,22 +32,6 @@ func (g *generation) poolNamed(name string) *pool {
 		}
 	}
 	return nil
-}
-
-// stripPort removes a trailing ":port" from a Host header value, minding
-// IPv6 literals in brackets.
-func stripPort(host []byte) []byte {
-	for i := len(host) - 1; i >= 0; i-- {
-		switch c := host[i]; {
-		case c == ':':
-			return host[:i]
-		case c == ']':
-			return host
-		case c < '0' || c > '9':
-			return host
-		}
-	}
-	return host
 }
 
 // carryStats counts what a build did with the backends of the generation
@@ -277,26 +236,4 @@ func slotOf(slots []int32, i, n int) int {
 		}
 	}
 	return -1
-}
-
-// asciiEqualFold reports whether a and b are equal under ASCII case
-// folding only: a host never matches a route through Unicode folding (the
-// long s of "ſecret" is not an s).
-func asciiEqualFold(a, b []byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }

@@ -72,6 +72,15 @@ func poolConfig(algorithm string, extra string, servers ...string) string {
 	return b.String()
 }
 
+// poolsABConfig is a config with pools a and b of one server each, health
+// checks off, and routes, given as YAML list items.
+func poolsABConfig(a, b, routes string) string {
+	return "listen: 127.0.0.1:0\npools:\n" +
+		"  a:\n    healthCheck: {enabled: false}\n    servers: [" + a + "]\n" +
+		"  b:\n    healthCheck: {enabled: false}\n    servers: [" + b + "]\n" +
+		"routes:\n" + routes
+}
+
 // get fetches url with a fresh keep-alive client and returns status and
 // body.
 func get(t *testing.T, c *http.Client, url string) (int, string) {

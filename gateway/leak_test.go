@@ -148,7 +148,7 @@ func dropIdle(g *Gateway) {
 	if gen := g.current(); gen != nil {
 		for _, p := range gen.pools {
 			for _, b := range p.backends {
-				b.upstream.Load().client.CloseIdleConnections()
+				b.upstream.Load().closeIdle()
 			}
 		}
 	}

@@ -107,7 +107,7 @@ func bodyDeadline(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 func (l *listener) start() {
 	go func() {
 		defer close(l.done)
-		l.srv.Serve(l.view)
+		l.srv.Serve(clientListener{l.view})
 	}()
 }
 
@@ -148,19 +148,6 @@ func (g *Gateway) serveError(ctx *fasthttp.RequestCtx, err error) {
 	}
 	ctx.SetConnectionClose()
 	g.refuse(ctx, nil, status, fasthttp.StatusMessage(status)+"\n")
-}
-
-// expect answers a request's `Expect: 100-continue` before its body is
-// read: a body declared larger than maxBodySize is refused with 413 (and
-// the connection closed) instead of being invited; anything else goes on.
-func (g *Gateway) expect(ctx *fasthttp.RequestCtx) int {
-	if gen := g.gen.Load(); gen != nil {
-		if limit := gen.cfg.MaxBodySize; limit > 0 && int64(ctx.Request.Header.ContentLength()) > limit {
-			g.refuse(ctx, nil, fasthttp.StatusRequestEntityTooLarge, "request body too large\n")
-			return fasthttp.StatusRequestEntityTooLarge
-		}
-	}
-	return fasthttp.StatusContinue
 }
 
 // fasthttpLogger sends fasthttp's own messages to the gateway's log.

@@ -21,7 +21,7 @@ var (
 		"Requests in flight on the backend, upgraded connections included.",
 		[]string{"pool", "backend"}, nil)
 	descFailures = prometheus.NewDesc("gateway_backend_failures_total",
-		"Requests the backend could not answer: connect failures, resets and timeouts.",
+		"Requests the backend could not answer: connect failures, closes, resets and timeouts before the response, invalid responses, and responses cut short.",
 		[]string{"pool", "backend"}, nil)
 	descReloads = prometheus.NewDesc("gateway_config_reloads_total",
 		"Reload attempts, by trigger (start, watch, signal) and result (applied, rejected, unchanged).",

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -19,17 +20,24 @@ func (g *Gateway) observe(ex *exchange) {
 		}
 	}
 	if log := g.accessLog; log.on() {
-		bytes := ex.bytes
-		if bytes == 0 && ex.resp != nil {
-			bytes = int64(len(ex.resp.Body()))
-		}
 		log.write(accessEntry{
 			start: ex.start, duration: d, client: ex.client,
 			method: ex.method, host: ex.host, path: ex.path,
-			status: ex.status, bytes: bytes,
+			status: ex.status, bytes: ex.bytes,
 			pool: ex.pool.name, backend: ex.backend.name(),
+			err: ex.failure,
 		})
 	}
+}
+
+// refuse answers the request itself with status and a plain-text reason.
+func (g *Gateway) refuse(ctx *fasthttp.RequestCtx, p *pool, status int, reason string) {
+	ctx.Response.Header.SetContentType("text/plain; charset=utf-8")
+	ctx.Response.SetStatusCode(status)
+	ctx.Response.SetBodyString(reason)
+	// As every answer does (see [exchange.armWrite]).
+	ctx.SetWriteDeadline(time.Time{})
+	g.observeRefusal(ctx, p, status)
 }
 
 // observeRefusal counts a request the gateway answered itself with status,
@@ -66,4 +74,46 @@ func (g *Gateway) refusedClient(ctx *fasthttp.RequestCtx) netip.Addr {
 		return clientAddr(&ctx.Request.Header, peer, gen.cfg.TrustedProxies)
 	}
 	return peer
+}
+
+// warnFailure logs at warn that backend b of pool p failed a request:
+// status is the 502 or 504 the client got, or 0 for a response cut short
+// after its head went out. At most one line a second is written per
+// backend; the next says how many were left out.
+func (g *Gateway) warnFailure(p *pool, b *backend, status int, cause string, err error) {
+	ok, suppressed := b.warnings.allow(time.Now())
+	if !ok {
+		return
+	}
+	args := make([]any, 0, 12)
+	args = append(args, "pool", p.name, "backend", b.name(), "cause", cause)
+	if err != nil {
+		args = append(args, "error", err.Error())
+	}
+	if suppressed > 0 {
+		args = append(args, "suppressed", suppressed)
+	}
+	if status == 0 {
+		g.logger.Warn("response cut short", args...)
+		return
+	}
+	g.logger.Warn("backend failed", append(args, "status", status)...)
+}
+
+// logGate lets one log line a second through and counts those it holds
+// back, with no lock: a flood of failures costs one line a second.
+type logGate struct {
+	second     atomic.Int64
+	suppressed atomic.Uint64
+}
+
+// allow reports whether a line may be written at now, and how many were
+// held back since the last one.
+func (l *logGate) allow(now time.Time) (bool, uint64) {
+	s := now.Unix()
+	if last := l.second.Load(); last != s && l.second.CompareAndSwap(last, s) {
+		return true, l.suppressed.Swap(0)
+	}
+	l.suppressed.Add(1)
+	return false, 0
 }

@@ -86,7 +86,10 @@ func TestProxyHeaders(t *testing.T) {
 	if got := r.Header.Get("X-Forwarded-Host"); got != "Example.COM:8080" {
 		t.Errorf("X-Forwarded-Host = %q", got)
 	}
-	for _, h := range []string{"X-Secret", "Keep-Alive", "Te", "Proxy-Authorization", "Upgrade", "User-Agent", "Content-Type", "X-Forwarded-Server"} {
+	if te := r.Header.Values("Te"); len(te) != 1 || te[0] != "trailers" {
+		t.Errorf("TE = %q, want the client's acceptance of trailers alone", te)
+	}
+	for _, h := range []string{"X-Secret", "Keep-Alive", "Proxy-Authorization", "Upgrade", "User-Agent", "Content-Type", "X-Forwarded-Server"} {
 		if v, ok := r.Header[h]; ok {
 			t.Errorf("header %s = %q reached the backend", h, v)
 		}
@@ -419,6 +422,10 @@ func TestRouteHostMatchIsASCIIOnly(t *testing.T) {
 		{"secret.example", "\u017fecret.example", false}, // long s folds to s in Unicode
 		{"secret.example", "secret.exampl", false},
 		{"[::1]", "[::1]:80", true},
+		// A fully qualified name's trailing dot names the same host.
+		{"secret.example", "secret.example.", true},
+		{"secret.example", "SECRET.example.:8443", true},
+		{"secret.example", "secret.example..", false},
 	}
 	g := &generation{routes: []route{{host: nil, prefix: []byte("/"), pool: nil}}}
 	for _, tt := range tests {
@@ -472,5 +479,26 @@ func TestProxyChunkedBodyOverLimit(t *testing.T) {
 	}
 	if status, body := get(t, &http.Client{}, base+"/"); status != 200 || body != "0" {
 		t.Fatalf("after oversized uploads: %d %q", status, body)
+	}
+}
+
+func TestProxyTrailingDotHostMatchesItsRoute(t *testing.T) {
+	a, b := startBackend(t, "a", nil), startBackend(t, "b", nil)
+	_, base := startGateway(t, poolsABConfig(a.URL, b.URL, "  - host: example.com\n    pool: b\n  - pool: a\n"))
+	for _, host := range []string{"example.com.", "Example.COM.:8080"} {
+		req, _ := http.NewRequest("GET", base+"/x", nil)
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(body) != "b" {
+			t.Fatalf("Host %q: %d %q, want 200 from b", host, resp.StatusCode, body)
+		}
+		if r := <-b.last; r.Host != host {
+			t.Fatalf("Host %q reached the backend as %q, want it unchanged", host, r.Host)
+		}
 	}
 }

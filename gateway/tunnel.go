@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"bufio"
-	"crypto/tls"
 	"io"
 	"net"
 	"sync"
@@ -11,152 +10,42 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// tunnel proxies an Upgrade request (WebSocket and the like). A
-// HostClient would pool the connection after a 101 and write the next
-// request into the upgraded stream, so the backend is dialled directly: the
-// request goes out with its Upgrade intact, and after the backend's 101 the
-// client connection is hijacked and bytes are copied both ways until either
-// side closes. Any other answer is relayed as a normal response.
-func (g *Gateway) tunnel(ctx *fasthttp.RequestCtx, gen *generation, p *pool) {
-	h := &ctx.Request.Header
-	upgrade := string(h.Peek(fasthttp.HeaderUpgrade))
-	ex := acquireExchange(g, p, ctx)
-	client := ex.prepare(ctx, gen.cfg)
-	h.Set(fasthttp.HeaderConnection, "Upgrade")
-	h.Set(fasthttp.HeaderUpgrade, upgrade)
-
-	var tried uint64
-	for attempt := 0; attempt < len(p.backends); attempt++ {
-		i := p.selector.pick(p, client, tried)
-		if i < 0 {
-			break
-		}
-		b := p.backends[i]
-		conn, err := g.dialBackend(b)
-		if err != nil {
-			g.passiveFailure(p, b, "connect failed")
-			if i >= 64 {
-				break
-			}
-			tried |= 1 << uint(i)
-			continue
-		}
-		g.upgradeOn(ctx, ex, b, conn)
-		return
+// tunnel turns the connection of an upgrade request that the backend
+// answered with 101 into a tunnel: the handler hands the client
+// connection over, the backend's 101 head goes first, then bytes are
+// copied both ways until either side closes. The backend connection is
+// the exchange's own, never a pooled one, and reads from the backend are
+// cut off after responseHeaderTimeout of silence, as nginx's
+// proxy_read_timeout closes a silent WebSocket.
+func (ex *exchange) tunnel(ctx *fasthttp.RequestCtx) {
+	c := &ex.call
+	if c.sending {
+		// A body sent with the upgrade request goes out whole first.
+		c.writer.Wait()
+		c.sending = false
 	}
-	ex.release()
-	if tried == 0 {
-		ctx.Response.Header.Set("Retry-After", "1")
-		g.refuse(ctx, p, fasthttp.StatusServiceUnavailable, "no healthy backend for this route\n")
-		return
-	}
-	g.refuse(ctx, p, fasthttp.StatusBadGateway, "no backend could be reached\n")
-}
-
-// dialBackend opens a connection to b for a tunnel.
-func (g *Gateway) dialBackend(b *backend) (net.Conn, error) {
-	u := b.upstream.Load()
-	c, err := u.dialTCP(b.addr)
-	if err != nil {
-		return nil, err
-	}
-	if u.tls != nil {
-		tc := tls.Client(c, u.tls)
-		tc.SetDeadline(time.Now().Add(u.connect))
-		if err := tc.Handshake(); err != nil {
-			c.Close()
-			return nil, err
-		}
-		tc.SetDeadline(time.Time{})
-		c = tc
-	}
-	return c, nil
-}
-
-// upgradeOn sends the upgrade request over conn and either tunnels (101) or
-// relays the backend's answer.
-func (g *Gateway) upgradeOn(ctx *fasthttp.RequestCtx, ex *exchange, b *backend, conn net.Conn) {
-	ex.upstream = b.acquire()
-	fail := func(status int, reason string, kind upstreamFailure) {
-		conn.Close()
-		b.release(ex.upstream)
-		b.failures.Add(1)
-		g.passiveFailure(ex.pool, b, kind.String())
-		p := ex.pool
-		ex.release()
-		g.refuse(ctx, p, status, reason)
-	}
-	// Reads from the backend, the 101 and then the tunnel's downstream
-	// bytes, are cut off after responseHeaderTimeout of silence, as nginx's
-	// proxy_read_timeout closes a silent WebSocket.
-	upstream := &deadlineConn{Conn: conn, read: &b.read}
-	if d := b.read.get(); d > 0 {
-		conn.SetWriteDeadline(time.Now().Add(d))
-	}
-	bw := bufio.NewWriter(conn)
-	if err := ctx.Request.Write(bw); err != nil {
-		fail(fasthttp.StatusBadGateway, "no backend could be reached\n", failReset)
-		return
-	}
-	if err := bw.Flush(); err != nil {
-		fail(fasthttp.StatusBadGateway, "no backend could be reached\n", failReset)
-		return
-	}
-	conn.SetWriteDeadline(time.Time{})
-	br := bufio.NewReader(upstream)
-	resp := fasthttp.AcquireResponse()
-	resp.Header.DisableNormalizing()
-	if err := resp.Header.Read(br); err != nil {
-		fasthttp.ReleaseResponse(resp)
-		kind := classify(err)
-		status := fasthttp.StatusBadGateway
-		if kind == failTimeout {
-			status = fasthttp.StatusGatewayTimeout
-		}
-		fail(status, "the backend did not complete the upgrade\n", kind)
-		return
-	}
-	if resp.StatusCode() != fasthttp.StatusSwitchingProtocols {
-		// Not upgraded: read the body and relay it as a normal answer.
-		resp.Header.SetConnectionClose()
-		if err := resp.ReadBody(br, 64<<20); err != nil {
-			fasthttp.ReleaseResponse(resp)
-			fail(fasthttp.StatusBadGateway, "the backend sent a bad response\n", failOther)
-			return
-		}
-		conn.Close()
-		ex.backend, ex.resp, ex.status = b, resp, resp.StatusCode()
-		resp.Header.CopyTo(&ctx.Response.Header)
-		ex.scratch = stripHopByHop(&ctx.Response.Header, ex.scratch)
-		ctx.Response.SetBody(resp.Body())
-		ex.finish()
-		return
-	}
-	// 101: the handler hands the client connection over; the head of the
-	// backend's answer goes first, then bytes flow both ways.
-	head := append([]byte(nil), resp.Header.Header()...)
-	fasthttp.ReleaseResponse(resp)
-	ex.backend, ex.status = b, fasthttp.StatusSwitchingProtocols
-	g.tunnels.Add(1)
+	ex.scratch = ctx.Response.Header.AppendBytes(ex.scratch[:0])
+	ex.ctx = nil
+	ex.g.tunnels.Add(1)
 	ctx.HijackSetNoResponse(true)
-	ctx.Hijack(func(client net.Conn) {
-		defer g.tunnels.Done()
-		untrack := g.trackTunnel(client, conn)
-		defer untrack()
-		if _, err := client.Write(head); err == nil {
-			ex.bytes = pipe(client, conn, br)
-		}
-		conn.Close()
-		ex.finishTunnel()
-	})
+	ctx.Hijack(ex.pipeTunnel)
 }
 
-// finishTunnel ends an exchange whose connection was upgraded.
-func (ex *exchange) finishTunnel() {
+// pipeTunnel runs the tunnel on the hijacked client connection.
+func (ex *exchange) pipeTunnel(client net.Conn) {
+	g := ex.g
+	defer g.tunnels.Done()
+	conn := ex.call.conn
+	untrack := g.trackTunnel(client, conn.dc)
+	defer untrack()
+	if _, err := client.Write(ex.scratch); err == nil {
+		ex.bytes = pipe(client, conn.dc, conn.br)
+	}
+	ex.call.end()
 	b := ex.backend
 	b.served.Add(1)
 	b.release(ex.upstream)
-	ex.g.observe(ex)
+	g.observe(ex)
 	ex.release()
 }
 
@@ -181,6 +70,9 @@ func pipe(client, backend net.Conn, br *bufio.Reader) int64 {
 
 // closeWrite half-closes c when it can, else closes it.
 func closeWrite(c net.Conn) {
+	if dc, ok := c.(*deadlineConn); ok {
+		c = dc.Conn
+	}
 	if cw, ok := c.(interface{ CloseWrite() error }); ok {
 		cw.CloseWrite()
 		return

@@ -1,7 +1,9 @@
 package health
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"time"
 )
 
@@ -43,6 +45,13 @@ type CheckConfig struct {
 	// Path is the probe's request target, path and optional query
 	// (default "/").
 	Path string
+	// Host is the probe's Host header; empty sends the backend's host and
+	// port as its URL writes them.
+	Host string
+	// Dial, when not nil, opens the TCP connection of each probe, as
+	// [net.Dialer.DialContext] would (the default); TLS goes on top of it
+	// for an https backend.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Interval is the time between the end of one probe and the start of
 	// the next, before ±10% jitter (default 2s).
 	Interval time.Duration

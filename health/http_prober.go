@@ -30,8 +30,9 @@ type httpProber struct {
 }
 
 // NewHTTPProber returns a [Prober] that sends cfg.Method to cfg.Path on the
-// backend at baseURL, such as "http://127.0.0.1:8080" or an https URL
-// (zero fields of cfg take their defaults, see [CheckConfig.WithDefaults]).
+// backend at baseURL, such as "http://127.0.0.1:8080", "http://[::1]:8080"
+// or an https URL, with cfg.Host as its Host header when set (zero fields
+// of cfg take their defaults, see [CheckConfig.WithDefaults]).
 // Each probe opens a new connection, so refused and reset connections show
 // as such, does not follow redirects (a 3xx is a status like any other),
 // reads at most a few KiB of the body, and is bounded by cfg.Timeout even
@@ -41,9 +42,13 @@ func NewHTTPProber(baseURL string, cfg CheckConfig) Prober {
 	cfg = cfg.WithDefaults()
 	p := &httpProber{cfg: cfg}
 	p.url, p.err = probeURL(baseURL, cfg.Path)
+	dial := cfg.Dial
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
 	transport := &http.Transport{
 		Proxy:                  nil,
-		DialContext:            (&net.Dialer{}).DialContext,
+		DialContext:            dial,
 		DisableKeepAlives:      true,
 		DisableCompression:     true,
 		MaxResponseHeaderBytes: probeMaxHeaderBytes,
@@ -87,6 +92,9 @@ func (p *httpProber) Probe(ctx context.Context) Result {
 		return r
 	}
 	req.Header.Set("User-Agent", probeUserAgent)
+	if p.cfg.Host != "" {
+		req.Host = p.cfg.Host
+	}
 	resp, err := p.client.Do(req)
 	if err != nil {
 		r.Reason = errorReason(err)

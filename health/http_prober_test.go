@@ -15,7 +15,7 @@ import (
 
 // seenRequest is what a test backend saw of one request.
 type seenRequest struct {
-	method, target, userAgent string
+	method, target, userAgent, host string
 }
 
 // recordingBackend is a loopback backend that answers every request with
@@ -31,7 +31,7 @@ func newRecordingBackend(t *testing.T, status int) *recordingBackend {
 	b := &recordingBackend{}
 	b.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b.mu.Lock()
-		b.seen = append(b.seen, seenRequest{r.Method, r.RequestURI, r.UserAgent()})
+		b.seen = append(b.seen, seenRequest{r.Method, r.RequestURI, r.UserAgent(), r.Host})
 		b.mu.Unlock()
 		if status >= 300 && status < 400 {
 			w.Header().Set("Location", "/elsewhere")
@@ -100,14 +100,16 @@ func TestHTTPProberMethodAndPath(t *testing.T) {
 		trailSlash bool
 		want       seenRequest
 	}{
-		{"defaults", CheckConfig{}, false, seenRequest{"HEAD", "/", probeUserAgent}},
+		{"defaults", CheckConfig{}, false, seenRequest{"HEAD", "/", probeUserAgent, ""}},
 		{"GET with query", CheckConfig{Method: "GET", Path: "/healthz?deep=1"}, false,
-			seenRequest{"GET", "/healthz?deep=1", probeUserAgent}},
+			seenRequest{"GET", "/healthz?deep=1", probeUserAgent, ""}},
 		{"OPTIONS", CheckConfig{Method: "OPTIONS", Path: "/ready"}, false,
-			seenRequest{"OPTIONS", "/ready", probeUserAgent}},
-		{"path without slash", CheckConfig{Path: "live"}, false, seenRequest{"HEAD", "/live", probeUserAgent}},
+			seenRequest{"OPTIONS", "/ready", probeUserAgent, ""}},
+		{"path without slash", CheckConfig{Path: "live"}, false, seenRequest{"HEAD", "/live", probeUserAgent, ""}},
 		{"base URL with trailing slash", CheckConfig{Path: "/live"}, true,
-			seenRequest{"HEAD", "/live", probeUserAgent}},
+			seenRequest{"HEAD", "/live", probeUserAgent, ""}},
+		{"Host", CheckConfig{Host: "api.example.com"}, false, seenRequest{"HEAD", "/", probeUserAgent, "api.example.com"}},
+		{"Host and port", CheckConfig{Host: "API.example.com:8443"}, false, seenRequest{"HEAD", "/", probeUserAgent, "API.example.com:8443"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -120,10 +122,52 @@ func TestHTTPProberMethodAndPath(t *testing.T) {
 				t.Fatalf("Probe failed: %q", r.Reason)
 			}
 			got := b.requests()
+			if tt.want.host == "" {
+				tt.want.host = strings.TrimPrefix(b.URL, "http://")
+			}
 			if len(got) != 1 || got[0] != tt.want {
 				t.Fatalf("backend saw %+v, want one %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestHTTPProberIPv6(t *testing.T) {
+	ln, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	b := &recordingBackend{}
+	b.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.mu.Lock()
+		b.seen = append(b.seen, seenRequest{r.Method, r.RequestURI, r.UserAgent(), r.Host})
+		b.mu.Unlock()
+	}))
+	b.Listener.Close()
+	b.Listener = ln
+	b.Start()
+	t.Cleanup(b.Close)
+	if r := probeOnce(t, b.URL, CheckConfig{}); !r.OK {
+		t.Fatalf("probe of %s failed: %q", b.URL, r.Reason)
+	}
+	if got := b.requests(); len(got) != 1 || got[0].host != strings.TrimPrefix(b.URL, "http://") {
+		t.Fatalf("backend saw %+v, want one probe with Host %s", got, strings.TrimPrefix(b.URL, "http://"))
+	}
+}
+
+func TestHTTPProberDial(t *testing.T) {
+	b := newRecordingBackend(t, http.StatusOK)
+	var dialled []string
+	cfg := CheckConfig{Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dialled = append(dialled, addr)
+		var d net.Dialer
+		return d.DialContext(ctx, network, strings.TrimPrefix(b.URL, "http://"))
+	}}
+	if r := probeOnce(t, "http://backend.invalid:8080", cfg); !r.OK {
+		t.Fatalf("probe through Dial failed: %q", r.Reason)
+	}
+	if len(dialled) != 1 || dialled[0] != "backend.invalid:8080" || len(b.requests()) != 1 {
+		t.Fatalf("Dial was asked for %q and the backend saw %d probes, want backend.invalid:8080 once", dialled, len(b.requests()))
 	}
 }
 

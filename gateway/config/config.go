@@ -78,11 +78,14 @@ type PoolConfig struct {
 	// Passive configures passive ejection (key `passive`); fields not set in
 	// the pool are taken from the top-level `passive`.
 	Passive PassiveConfig
-	// ConnectTimeout bounds dialing a backend (key `connectTimeout`,
-	// default 2s).
+	// ConnectTimeout bounds dialing a backend, the TLS handshake of an
+	// https backend included (key `connectTimeout`, default 2s).
 	ConnectTimeout time.Duration
-	// ResponseHeaderTimeout bounds the wait for a backend's response header
-	// once the request is sent (key `responseHeaderTimeout`, default 60s).
+	// ResponseHeaderTimeout is the longest a backend may stay silent (key
+	// `responseHeaderTimeout`, default 60s): waiting for its response
+	// header, between two reads of its body, and while it takes none of
+	// the request body. A request body still arriving from the client
+	// does not count as the backend's silence.
 	ResponseHeaderTimeout time.Duration
 	// IdleTimeout is how long an idle keep-alive connection to a backend is
 	// kept (key `idleTimeout`, default 30s).
@@ -108,6 +111,9 @@ type HealthCheckConfig struct {
 	Method string
 	// Path is the probe's request target (key `path`, default "/").
 	Path string
+	// Host is the probes' Host header, a host and an optional port (key
+	// `host`); empty sends the backend's address, as the URL writes it.
+	Host string
 	// Interval is the time between probes (key `interval`, default 2s;
 	// the seed's top-level `healthCheckInterval` sets it too).
 	Interval time.Duration

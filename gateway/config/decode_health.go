@@ -2,6 +2,7 @@ package config
 
 import (
 	"math"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -12,7 +13,7 @@ import (
 // the keys it sets, and returns those keys.
 func (d *decoder) healthCheck(n *yaml.Node, path string, hc *HealthCheckConfig) map[string]mapEntry {
 	f, ok := d.fields(n, path, "a mapping of health check settings",
-		"enabled", "method", "path", "interval", "timeout", "healthyThreshold", "unhealthyThreshold", "expectStatus")
+		"enabled", "method", "path", "host", "interval", "timeout", "healthyThreshold", "unhealthyThreshold", "expectStatus")
 	if !ok {
 		return nil
 	}
@@ -21,6 +22,7 @@ func (d *decoder) healthCheck(n *yaml.Node, path string, hc *HealthCheckConfig) 
 		hc.Method = strings.ToUpper(hc.Method)
 	}
 	d.setChecked(f, path, "path", &hc.Path, checkProbePath)
+	d.setChecked(f, path, "host", &hc.Host, checkProbeHost)
 	d.setDuration(f, path, "interval", &hc.Interval, false)
 	d.setDuration(f, path, "timeout", &hc.Timeout, false)
 	d.setInt(f, path, "healthyThreshold", &hc.HealthyThreshold, 1, math.MaxInt32)
@@ -50,6 +52,48 @@ func checkProbePath(p string) string {
 		return "must not contain spaces or control characters"
 	}
 	return ""
+}
+
+// checkProbeHost returns what is wrong with a probe's Host header, or "":
+// it is a host name, an IPv4 address or an IPv6 address in brackets, with
+// an optional port.
+func checkProbeHost(h string) string {
+	switch {
+	case h == "":
+		return "must not be empty; leave the key out to send the backend's address"
+	case strings.Contains(h, "://"):
+		return "must be a host without a scheme, such as example.com"
+	case strings.Contains(h, "/"):
+		return "must be a host without a path, such as example.com"
+	}
+	host, port := h, ""
+	if strings.HasPrefix(h, "[") {
+		end := strings.IndexByte(h, ']')
+		if end < 0 {
+			return "invalid IPv6 address; write it in brackets, such as [::1]"
+		}
+		host, port = h[:end+1], h[end+1:]
+		if a, err := netip.ParseAddr(host[1:end]); err != nil || !a.Is6() {
+			return "invalid IPv6 address"
+		}
+	} else if i := strings.LastIndexByte(h, ':'); i >= 0 {
+		host, port = h[:i], h[i:]
+	}
+	switch {
+	case strings.Contains(host, ":") && !strings.HasPrefix(host, "["):
+		return "write an IPv6 address in brackets, such as [::1]"
+	case port != "" && (port[0] != ':' || !validPort(port[1:])):
+		return "the port must be a number from 1 to 65535"
+	case !strings.HasPrefix(host, "[") && !isHostName(host):
+		return "invalid host name"
+	}
+	return ""
+}
+
+// validPort reports whether p is a port number from 1 to 65535.
+func validPort(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && isASCIIDigits(p) && n >= 1 && n <= 65535
 }
 
 // isSpaceOrControl reports whether r may not appear in a request target.

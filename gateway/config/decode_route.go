@@ -78,7 +78,12 @@ func (d *decoder) route(n *yaml.Node, path string, names []string) (RouteConfig,
 		return r, false
 	}
 	hostOK := d.setChecked(f, path, "host", &r.Host, checkRouteHost)
+	// A fully qualified name's trailing dot names the same host, as the
+	// request's Host is matched without one.
 	r.Host = strings.ToLower(r.Host)
+	if len(r.Host) > 1 {
+		r.Host = strings.TrimSuffix(r.Host, ".")
+	}
 	prefixOK := d.setChecked(f, path, "pathPrefix", &r.PathPrefix, checkPathPrefix)
 	e, ok := f["pool"]
 	if !ok {

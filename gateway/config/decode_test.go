@@ -332,6 +332,28 @@ routes:
 `, []wantProblem{{"routes[0].pool", `no pool named "checkout"`, "checkout", ""}}},
 	{"route pool is a list", "servers: [http://a]\nroutes:\n  - pool: [default]\n",
 		[]wantProblem{{"routes[0].pool", "expected a pool name, got a list", "[default]", `["default"]`}}},
+	{"probe hosts", `healthCheck: {host: ""}
+pools:
+  a: {servers: [http://a], healthCheck: {host: "http://a.example"}}
+  b: {servers: [http://b], healthCheck: {host: a.example/health}}
+  c: {servers: [http://c], healthCheck: {host: "a.example:0"}}
+  d: {servers: [http://d], healthCheck: {host: "a.example:http"}}
+  e: {servers: [http://e], healthCheck: {host: "::1"}}
+  f: {servers: [http://f], healthCheck: {host: "[zz]:80"}}
+  g: {servers: [http://g], healthCheck: {host: "a b"}}
+  h: {servers: [http://h], healthCheck: {host: 5}}
+routes: [{pool: a}]
+`, []wantProblem{
+		{"healthCheck.host", "must not be empty; leave the key out", `""`, `""`},
+		{"pools.a.healthCheck.host", "must be a host without a scheme", "http://a.example", ""},
+		{"pools.b.healthCheck.host", "must be a host without a path", "a.example/health", ""},
+		{"pools.c.healthCheck.host", "the port must be a number from 1 to 65535", "a.example:0", ""},
+		{"pools.d.healthCheck.host", "the port must be a number from 1 to 65535", "a.example:http", ""},
+		{"pools.e.healthCheck.host", "write an IPv6 address in brackets", "::1", ""},
+		{"pools.f.healthCheck.host", "invalid IPv6 address", "[zz]:80", ""},
+		{"pools.g.healthCheck.host", "invalid host name", "a b", ""},
+		{"pools.h.healthCheck.host", "expected a string, got an integer", "5}", "5}"},
+	}},
 	{"route hosts", `servers: [http://a]
 routes:
   - {host: "http://a.example", pool: default}

@@ -356,6 +356,12 @@ func TestDecodeValues(t *testing.T) {
 		{"expectStatus string", `healthCheck: {expectStatus: "204"}`, func(c *Config) any { return c.Pools[0].HealthCheck.ExpectStatus }, []StatusRange{{204, 204}}},
 		{"expectStatus range", `healthCheck: {expectStatus: "200 - 299"}`, func(c *Config) any { return c.Pools[0].HealthCheck.ExpectStatus }, []StatusRange{{200, 299}}},
 		{"passive off", "passive: {maxFails: 0}", func(c *Config) any { return c.Pools[0].Passive.MaxFails }, 0},
+		{"probe host default", "healthCheck: {path: /}", func(c *Config) any { return c.Pools[0].HealthCheck.Host }, ""},
+		{"probe host name", "healthCheck: {host: api.example.com}", func(c *Config) any { return c.Pools[0].HealthCheck.Host }, "api.example.com"},
+		{"probe host and port", `healthCheck: {host: "api.example.com:8443"}`, func(c *Config) any { return c.Pools[0].HealthCheck.Host }, "api.example.com:8443"},
+		{"probe host IPv4", `healthCheck: {host: "10.0.0.1:80"}`, func(c *Config) any { return c.Pools[0].HealthCheck.Host }, "10.0.0.1:80"},
+		{"probe host IPv6", `healthCheck: {host: "[2001:db8::1]:8080"}`, func(c *Config) any { return c.Pools[0].HealthCheck.Host }, "[2001:db8::1]:8080"},
+		{"probe host as written", "healthCheck: {host: Api.Example.COM}", func(c *Config) any { return c.Pools[0].HealthCheck.Host }, "Api.Example.COM"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -401,6 +407,7 @@ routes:
   - {host: api.example.com, pathPrefix: /v2/, pool: web}
   - {pathPrefix: /v1, pool: web}
   - {host: other.example, pathPrefix: /v3, pool: "1"}
+  - {host: fqdn.example., pool: web}
   - {pool: web}
 `)
 	want := []RouteConfig{
@@ -409,6 +416,7 @@ routes:
 		{Host: "api.example.com", PathPrefix: "/v2/", Pool: "web"},
 		{PathPrefix: "/v1", Pool: "web"},
 		{Host: "other.example", PathPrefix: "/v3", Pool: "1"},
+		{Host: "fqdn.example", Pool: "web"},
 		{Pool: "web"},
 	}
 	if !reflect.DeepEqual(c.Routes, want) {
