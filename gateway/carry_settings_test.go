@@ -482,6 +482,58 @@ func TestCarryReplacedConnectionsCloseAfterTheirLastRequest(t *testing.T) {
 	}
 }
 
+func TestCarryRequestsEndOnTheUpstreamTheyStartedOn(t *testing.T) {
+	gate, entered := newReleaseGate(t), make(chan struct{}, 1)
+	defer gate.open() // before the cleanups, which wait for the handler
+	slow := slowHandler("a", gate, entered)
+	a := startCountedBackend(t, "a", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "" {
+			upgradeHandler(echo)(w, r)
+			return
+		}
+		slow(w, r)
+	})
+	g, base := startGateway(t, poolConfig("round_robin", "    connectTimeout: 2s\n", a.URL))
+	b := backendAt(t, g, "p", a.URL)
+	old := b.upstream.Load()
+	pending := getLater(base + "/slow")
+	<-entered
+	tunnel, br := dialUpgrade(t, base)
+
+	reloadOK(t, g, poolConfig("round_robin", "    connectTimeout: 3s\n", a.URL))
+
+	next := b.upstream.Load()
+	if next == old {
+		t.Fatal("a new connectTimeout kept the upstream")
+	}
+	getN(t, &http.Client{}, base+"/", 1, "a")
+	if o, n, all := old.inFlight.Load(), next.inFlight.Load(), b.inFlight.Load(); o != 2 || n != 0 || all != 2 {
+		t.Fatalf("in flight: %d on the old upstream, %d on the new, %d on the backend; want the request and the tunnel on the old one: 2, 0, 2", o, n, all)
+	}
+	// Both end on the upstream they started on.
+	io.WriteString(tunnel, "ping")
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(br, buf); err != nil || string(buf) != "ping" {
+		t.Fatalf("echo through the tunnel opened before the reload: %q, %v", buf, err)
+	}
+	tunnel.Close()
+	gate.open()
+	if got := <-pending; got != "200 slow" {
+		t.Fatalf("the request in flight across the reload: %q, want 200 slow", got)
+	}
+	waitUntil(t, "the request and the tunnel to end", func() bool { return b.inFlight.Load() == 0 })
+	if o, n := old.inFlight.Load(), next.inFlight.Load(); o != 0 || n != 0 {
+		t.Fatalf("in flight after they ended: %d on the old upstream, %d on the new; want 0 and 0", o, n)
+	}
+	// The retired upstream holds no connection any more.
+	old.mu.Lock()
+	idle, open := len(old.idle), old.open
+	old.mu.Unlock()
+	if idle != 0 || open != 0 {
+		t.Fatalf("the retired upstream holds %d idle of %d pooled connections, want none", idle, open)
+	}
+}
+
 func TestCarryShorterResponseTimeoutAppliesToKeptConnections(t *testing.T) {
 	gate, entered := newReleaseGate(t), make(chan struct{}, 1)
 	defer gate.open() // before the cleanups, which wait for the handler
