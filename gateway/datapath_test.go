@@ -882,6 +882,28 @@ func TestDataPathLingeringCloseAfterEarlyAnswer(t *testing.T) {
 	}
 }
 
+func TestDataPathLingeringCloseAfterServerError(t *testing.T) {
+	b := startBackend(t, "a", nil)
+	_, base := startGateway(t, poolConfig("round_robin", "", b.URL))
+	addr := strings.TrimPrefix(base, "http://")
+	// A header far over maxHeaderBytes, and the client goes on sending
+	// before it reads: it must read the 431, not a reset.
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(3 * lingerTime))
+	big := "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("b", 4<<20) + "\r\n\r\n"
+	if _, err := io.WriteString(c, big); err != nil {
+		t.Fatalf("the client could not send its oversized header: %v; want the gateway to read it after answering", err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("after an oversized header: %v, %v; want 431", resp, err)
+	}
+}
+
 // TestDataPathHandedOverConnectionsLeaveTheCapOnce checks that a client
 // connection the handler takes over (an HTTP/1.0 answer delimited by the
 // close, a tunnel) or closes lingeringly after an early answer leaves the

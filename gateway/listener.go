@@ -133,7 +133,9 @@ func (l *listener) shutdown(ctx context.Context) error {
 
 // serveError answers a request the server could not read: 431 for a header
 // too large, 408 for a client too slow, 413 for a body too large, and 400
-// for anything malformed. The connection is closed after each.
+// for anything malformed. The connection is closed after each: at once
+// after a 408, lingeringly after the others, whose client may still be
+// sending what the server did not read (see [closeLingering]).
 func (g *Gateway) serveError(ctx *fasthttp.RequestCtx, err error) {
 	var small *fasthttp.ErrSmallBuffer
 	var ne net.Error
@@ -148,6 +150,9 @@ func (g *Gateway) serveError(ctx *fasthttp.RequestCtx, err error) {
 	}
 	ctx.SetConnectionClose()
 	g.refuse(ctx, nil, status, fasthttp.StatusMessage(status)+"\n")
+	if status != fasthttp.StatusRequestTimeout {
+		closeLingering(ctx)
+	}
 }
 
 // fasthttpLogger sends fasthttp's own messages to the gateway's log.
