@@ -31,7 +31,7 @@ func TestOptionsDialContextReachesBackends(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var dials []dial
-	g := New(Options{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+	opts := Options{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		deadline, ok := ctx.Deadline()
 		if !ok {
 			return nil, errors.New("no deadline")
@@ -40,17 +40,8 @@ func TestOptionsDialContextReachesBackends(t *testing.T) {
 		dials = append(dials, dial{network, addr, time.Until(deadline)})
 		mu.Unlock()
 		return ln.Dial()
-	}})
-	config := poolConfig("round_robin", "    connectTimeout: 7s\n", "http://backend.invalid:8080")
-	if _, err := g.Load("test.yaml", []byte(config), TriggerStart); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		g.Shutdown(ctx)
-	})
-	base := "http://" + g.Addr()
+	}}
+	_, base := startGatewayWith(t, opts, poolConfig("round_robin", "    connectTimeout: 7s\n", "http://backend.invalid:8080"))
 
 	getN(t, &http.Client{}, base+"/", 1, "in memory")
 	c, br := dialUpgrade(t, base)
@@ -85,19 +76,11 @@ func TestOptionsDialContextCarriesProbes(t *testing.T) {
 	t.Cleanup(func() { srv.Close() })
 
 	dialled := make(chan string, 100)
-	g := New(Options{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+	opts := Options{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		dialled <- network + " " + addr
 		return ln.Dial()
-	}})
-	config := "listen: 127.0.0.1:0\npools:\n  p:\n    healthCheck: {path: /healthz, interval: 1h}\n    servers: [http://backend.invalid:8080]\n"
-	if _, err := g.Load("test.yaml", []byte(config), TriggerStart); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		g.Shutdown(ctx)
-	})
+	}}
+	g, _ := startGatewayWith(t, opts, "listen: 127.0.0.1:0\npools:\n  p:\n    healthCheck: {path: /healthz, interval: 1h}\n    servers: [http://backend.invalid:8080]\n")
 	if got := <-probes; got != "HEAD backend.invalid:8080/healthz" {
 		t.Fatalf("the backend saw the probe %q, want HEAD backend.invalid:8080/healthz", got)
 	}

@@ -45,7 +45,13 @@ func startBackend(t *testing.T, name string, handler http.HandlerFunc) *testBack
 // base URL. The config's listen address should be 127.0.0.1:0.
 func startGateway(t *testing.T, config string) (*Gateway, string) {
 	t.Helper()
-	g := New(Options{})
+	return startGatewayWith(t, Options{}, config)
+}
+
+// startGatewayWith is startGateway for a gateway made with opts.
+func startGatewayWith(t *testing.T, opts Options, config string) (*Gateway, string) {
+	t.Helper()
+	g := New(opts)
 	if _, err := g.Load("test.yaml", []byte(config), TriggerStart); err != nil {
 		t.Fatalf("load: %v", err)
 	}
