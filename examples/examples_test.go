@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -84,7 +85,7 @@ func onlyPool(t *testing.T, c *config.Config, name string, servers ...string) *c
 	if got := serverURLs(p); !slices.Equal(got, servers) {
 		t.Errorf("servers = %v, want %v", got, servers)
 	}
-	if !slices.Contains(c.Routes, config.RouteConfig{Pool: name}) {
+	if !slices.ContainsFunc(c.Routes, func(r config.RouteConfig) bool { return reflect.DeepEqual(r, config.RouteConfig{Pool: name}) }) {
 		t.Errorf("routes = %+v, want a catch-all route to pool %s", c.Routes, name)
 	}
 	return p
@@ -181,9 +182,9 @@ func TestFullConfig(t *testing.T) {
 
 	var byHost, byPrefix, catchAll bool
 	for _, r := range c.Routes {
-		byHost = byHost || r.Host != ""
+		byHost = byHost || len(r.Hosts) > 0
 		byPrefix = byPrefix || r.PathPrefix != ""
-		catchAll = catchAll || r.Host == "" && r.PathPrefix == ""
+		catchAll = catchAll || len(r.Hosts) == 0 && r.PathPrefix == ""
 	}
 	if !byHost || !byPrefix || !catchAll {
 		t.Errorf("routes = %+v, want one by host, one by path prefix and a catch-all", c.Routes)

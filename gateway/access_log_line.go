@@ -19,6 +19,8 @@ type accessEntry struct {
 	bytes    int64
 	pool     string
 	backend  string
+	// route is the label of the route the request matched, "" for none.
+	route string
 	// err says what broke the response off, when something did.
 	err string
 }
@@ -28,7 +30,7 @@ const accessTimeFormat = "2006-01-02T15:04:05.000Z07:00"
 
 // appendJSON appends e to b as one JSON object and a newline:
 //
-//	{"time":"2025-01-02T03:04:05.678Z","client":"192.0.2.1","method":"GET","host":"example.com","path":"/a?b=c","status":200,"bytes":512,"duration_ms":1.234,"pool":"web","backend":"http://10.0.0.1:8080"}
+//	{"time":"2025-01-02T03:04:05.678Z","client":"192.0.2.1","method":"GET","host":"example.com","path":"/a?b=c","status":200,"bytes":512,"duration_ms":1.234,"pool":"web","backend":"http://10.0.0.1:8080","route":"api"}
 //
 // A response broken off after its head adds "error" at the end.
 func (e *accessEntry) appendJSON(b []byte) []byte {
@@ -54,6 +56,8 @@ func (e *accessEntry) appendJSON(b []byte) []byte {
 	b = appendJSONString(b, e.pool)
 	b = append(b, `,"backend":`...)
 	b = appendJSONString(b, e.backend)
+	b = append(b, `,"route":`...)
+	b = appendJSONString(b, e.route)
 	if e.err != "" {
 		b = append(b, `,"error":`...)
 		b = appendJSONString(b, e.err)

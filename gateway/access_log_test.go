@@ -62,9 +62,9 @@ func TestAccessLogLines(t *testing.T) {
 	sendRefused(t, public)
 
 	want := []string{
-		`{"time":"T","client":"127.0.0.1","method":"GET","host":"` + host + `","path":"/a?q=\"x\"","status":200,"bytes":7,"duration_ms":D,"pool":"p","backend":"` + b.URL + `"}`,
-		`{"time":"T","client":"127.0.0.1","method":"GET","host":"` + host + `","path":"/dead","status":502,"bytes":28,"duration_ms":D,"pool":"dead","backend":""}`,
-		`{"time":"T","client":"127.0.0.1","method":"DELETE","host":"elsewhere.example","path":"/","status":404,"bytes":32,"duration_ms":D,"pool":"","backend":""}`,
+		`{"time":"T","client":"127.0.0.1","method":"GET","host":"` + host + `","path":"/a?q=\"x\"","status":200,"bytes":7,"duration_ms":D,"pool":"p","backend":"` + b.URL + `","route":"routes[1]"}`,
+		`{"time":"T","client":"127.0.0.1","method":"GET","host":"` + host + `","path":"/dead","status":502,"bytes":28,"duration_ms":D,"pool":"dead","backend":"","route":"routes[0]"}`,
+		`{"time":"T","client":"127.0.0.1","method":"DELETE","host":"elsewhere.example","path":"/","status":404,"bytes":32,"duration_ms":D,"pool":"","backend":"","route":""}`,
 	}
 	got := accessLogLines(t, g, path)
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
@@ -159,20 +159,20 @@ func TestAccessEntryJSON(t *testing.T) {
 		want  string
 	}{{
 		name: "proxied",
-		entry: accessEntry{start: start, duration: 1234567 * time.Nanosecond, client: netip.MustParseAddr("192.0.2.1"),
+		entry: accessEntry{start: start, duration: 1234567 * time.Nanosecond, client: netip.MustParseAddr("192.0.2.1"), route: "api",
 			method: []byte("GET"), host: []byte("example.com"), path: []byte("/a?b=c"),
 			status: 200, bytes: 512, pool: "web", backend: "http://10.0.0.1:8080"},
-		want: `{"time":"2025-01-02T02:04:05.678Z","client":"192.0.2.1","method":"GET","host":"example.com","path":"/a?b=c","status":200,"bytes":512,"duration_ms":1.235,"pool":"web","backend":"http://10.0.0.1:8080"}`,
+		want: `{"time":"2025-01-02T02:04:05.678Z","client":"192.0.2.1","method":"GET","host":"example.com","path":"/a?b=c","status":200,"bytes":512,"duration_ms":1.235,"pool":"web","backend":"http://10.0.0.1:8080","route":"api"}`,
 	}, {
 		name: "escaped",
 		entry: accessEntry{start: start, client: netip.MustParseAddr("2001:db8::1"),
 			method: []byte("GET"), host: []byte("h\"\\"), path: []byte("/\x00\t\n\u2028\xff\u00e9"),
 			status: 404, pool: "", backend: ""},
-		want: `{"time":"2025-01-02T02:04:05.678Z","client":"2001:db8::1","method":"GET","host":"h\"\\","path":"/\u0000\t\n\u2028\ufffdé","status":404,"bytes":0,"duration_ms":0.000,"pool":"","backend":""}`,
+		want: `{"time":"2025-01-02T02:04:05.678Z","client":"2001:db8::1","method":"GET","host":"h\"\\","path":"/\u0000\t\n\u2028\ufffdé","status":404,"bytes":0,"duration_ms":0.000,"pool":"","backend":"","route":""}`,
 	}, {
 		name:  "no client",
 		entry: accessEntry{start: start, status: 503},
-		want:  `{"time":"2025-01-02T02:04:05.678Z","client":"","method":"","host":"","path":"","status":503,"bytes":0,"duration_ms":0.000,"pool":"","backend":""}`,
+		want:  `{"time":"2025-01-02T02:04:05.678Z","client":"","method":"","host":"","path":"","status":503,"bytes":0,"duration_ms":0.000,"pool":"","backend":"","route":""}`,
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

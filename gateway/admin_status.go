@@ -14,7 +14,9 @@ import (
 type StatusReport struct {
 	Generation GenerationStatus `json:"generation"`
 	Pools      []PoolStatus     `json:"pools"`
-	Ready      bool             `json:"ready"`
+	// Routes lists the routes in match order.
+	Routes []RouteStatus `json:"routes"`
+	Ready  bool          `json:"ready"`
 	// LastReload is the most recent attempt to load the config file,
 	// applied, unchanged or rejected; nil before the first.
 	LastReload *ReloadRecord `json:"lastReload"`
@@ -55,6 +57,65 @@ type PoolStatus struct {
 	Algorithm config.Algorithm `json:"algorithm"`
 	Backends  []BackendStatus  `json:"backends"`
 }
+
+// RouteStatus describes one route of the generation being served: its
+// name, what it matches and what it does. Matchers and settings the
+// route does not have are left out.
+type RouteStatus struct {
+	// Name is the route's name, or routes[i] for a route without one, as
+	// metrics and the access log call it.
+	Name string `json:"name"`
+	// Hosts, PathPrefix, Path, Methods and Headers are what the route
+	// matches, as in the config.
+	Hosts      []string          `json:"hosts,omitempty"`
+	PathPrefix string            `json:"pathPrefix,omitempty"`
+	Path       string            `json:"path,omitempty"`
+	Methods    []string          `json:"methods,omitempty"`
+	Headers    map[string]string `json:"headers,omitempty"`
+	// Action is "pool", "split" or "redirect"; Pool, Pools and Sticky,
+	// or Redirect, say more.
+	Action   string          `json:"action"`
+	Pool     string          `json:"pool,omitempty"`
+	Pools    []SplitStatus   `json:"pools,omitempty"`
+	Sticky   bool            `json:"sticky,omitempty"`
+	Redirect *RedirectStatus `json:"redirect,omitempty"`
+	// RewritePrefix replaces PathPrefix in the forwarded path.
+	RewritePrefix string `json:"rewritePrefix,omitempty"`
+	// RateLimit is the route's rate limit, with the number of clients
+	// its table holds.
+	RateLimit *RateLimitStatus `json:"rateLimit,omitempty"`
+}
+
+// SplitStatus is one pool of a route's split and its weight.
+type SplitStatus struct {
+	Pool   string `json:"pool"`
+	Weight int    `json:"weight"`
+}
+
+// RedirectStatus describes a route's redirect: the parts of the new
+// location it sets (the others are the request's own) and its status.
+type RedirectStatus struct {
+	Scheme string `json:"scheme,omitempty"`
+	Host   string `json:"host,omitempty"`
+	Port   int    `json:"port,omitempty"`
+	Prefix string `json:"prefix,omitempty"`
+	Code   int    `json:"code"`
+}
+
+// RateLimitStatus describes a route's rate limit.
+type RateLimitStatus struct {
+	RequestsPerSecond float64 `json:"requestsPerSecond"`
+	Burst             int     `json:"burst"`
+	// Clients is how many client addresses have a bucket now.
+	Clients int `json:"clients"`
+}
+
+// The actions of [RouteStatus.Action].
+const (
+	ActionPool     = "pool"
+	ActionSplit    = "split"
+	ActionRedirect = "redirect"
+)
 
 // BackendStatus describes one backend of a pool.
 type BackendStatus struct {
@@ -102,7 +163,7 @@ const (
 // Status reports the gateway's state, as the admin endpoint /status
 // answers it.
 func (g *Gateway) Status() StatusReport {
-	r := StatusReport{Pools: []PoolStatus{}, Ready: g.Ready()}
+	r := StatusReport{Pools: []PoolStatus{}, Routes: []RouteStatus{}, Ready: g.Ready()}
 	if last, ok := g.reloads.last(configSource); ok {
 		r.LastReload = &last
 	}
@@ -119,7 +180,41 @@ func (g *Gateway) Status() StatusReport {
 		}
 		r.Pools = append(r.Pools, ps)
 	}
+	for i := range gen.routes.routes {
+		r.Routes = append(r.Routes, routeStatus(&gen.routes.routes[i]))
+	}
 	return r
+}
+
+// routeStatus describes rt.
+func routeStatus(rt *route) RouteStatus {
+	c := rt.cfg
+	s := RouteStatus{
+		Name: rt.label, Hosts: c.Hosts, PathPrefix: c.PathPrefix, Path: c.Path, Methods: c.Methods,
+		RewritePrefix: c.RewritePrefix,
+	}
+	for _, h := range c.Headers {
+		if s.Headers == nil {
+			s.Headers = make(map[string]string)
+		}
+		s.Headers[h.Name] = h.Value
+	}
+	switch {
+	case c.Redirect != nil:
+		rd := c.Redirect
+		s.Action, s.Redirect = ActionRedirect, &RedirectStatus{Scheme: rd.Scheme, Host: rd.Host, Port: rd.Port, Prefix: rd.Prefix, Code: rd.Code}
+	case len(c.Pools) > 0:
+		s.Action, s.Sticky = ActionSplit, c.Sticky
+		for _, pw := range c.Pools {
+			s.Pools = append(s.Pools, SplitStatus{Pool: pw.Pool, Weight: pw.Weight})
+		}
+	default:
+		s.Action, s.Pool = ActionPool, c.Pool
+	}
+	if rt.limiter != nil {
+		s.RateLimit = &RateLimitStatus{RequestsPerSecond: c.RateLimit.RequestsPerSecond, Burst: c.RateLimit.Burst, Clients: rt.limiter.clients()}
+	}
+	return s
 }
 
 // backendStatus describes b.

@@ -23,20 +23,27 @@ func newWeightedRoundRobin(weights []int) *weightedRoundRobin {
 }
 
 func (w *weightedRoundRobin) pick(p *pool, _ uint64, tried uint64) int {
+	return w.take(p.weights, func(i int) bool { return p.usable(i, tried) })
+}
+
+// take takes the next slot of the schedule over weights whose item usable
+// accepts, and returns its item, or -1 when usable accepts none with a
+// weight above 0. It gives up at most one full schedule of slots, or
+// twice as many as there are items, then scans: the light items are
+// still reached when the heavy ones are not usable.
+func (w *weightedRoundRobin) take(weights []int, usable func(int) bool) int {
 	n := uint64(len(w.schedule))
 	if n == 0 {
 		return -1
 	}
-	// Give up at most one full schedule of slots, then scan: a pool whose
-	// heavy backends are down still reaches the light ones.
-	for range min(n, uint64(len(p.backends))*2) {
+	for range min(n, uint64(len(weights))*2) {
 		i := int(w.schedule[(w.next.Add(1)-1)%n])
-		if p.usable(i, tried) {
+		if usable(i) {
 			return i
 		}
 	}
-	for i := range p.backends {
-		if p.weights[i] > 0 && p.usable(i, tried) {
+	for i, x := range weights {
+		if x > 0 && usable(i) {
 			return i
 		}
 	}

@@ -6,32 +6,36 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatewayhq/gateway/gateway/config"
 )
 
-// fuzzRoutes is the route table of FuzzRouteMatch, as host, path prefix
-// and pool name, in match order.
-var fuzzRoutes = [][3]string{
-	{"api.example.com", "/v1/", "api-v1"},
-	{"api.example.com", "", "api"},
-	{"", "/static/", "static"},
-	{"[::1]", "/", "ipv6"},
-	{"secure.example.com", "/", "secure"},
-	{"", "/", "rest"},
-	{"other.example", "", "other"},
+// fuzzRoutes is the route table of FuzzRouteMatch, in match order: exact
+// hosts, wildcards, hosts listed together, paths, methods and headers,
+// with routes that share hosts so that the index must merge candidates
+// from several lists.
+var fuzzRoutes = []config.RouteConfig{
+	{Name: "api-v1", Hosts: []string{"api.example.com"}, PathPrefix: "/v1/"},
+	{Name: "wild-post", Hosts: []string{"*.example.com"}, Methods: []string{"POST"}},
+	{Name: "api", Hosts: []string{"api.example.com"}},
+	{Name: "static", PathPrefix: "/static/"},
+	{Name: "ipv6", Hosts: []string{"[::1]"}, PathPrefix: "/"},
+	{Name: "canary", Headers: []config.HeaderField{{Name: "X-Canary", Value: "always"}}},
+	{Name: "deep-wild", Hosts: []string{"*.b.example.com", "other.example"}, Path: "/exact"},
+	{Name: "wild", Hosts: []string{"*.example.com"}},
+	{Name: "secure", Hosts: []string{"secure.example.com"}, PathPrefix: "/"},
+	{Name: "get", Methods: []string{"GET", "HEAD"}, PathPrefix: "/g"},
+	{Name: "rest", PathPrefix: "/"},
+	{Name: "other", Hosts: []string{"other.example"}},
 }
 
-// fuzzGeneration compiles fuzzRoutes into a generation.
-func fuzzGeneration() *generation {
-	g := &generation{}
-	for _, r := range fuzzRoutes {
-		p := &pool{name: r[2]}
-		g.pools = append(g.pools, p)
-		g.routes = append(g.routes, route{host: []byte(r[0]), prefix: []byte(r[1]), pool: p})
-	}
-	return g
+// fuzzTable compiles fuzzRoutes, each to a pool named after it.
+func fuzzTable() *routeTable {
+	return compileRoutes(fuzzRoutes, func(name string) *pool { return &pool{name: name} }, nil)
 }
 
 // referenceStripPort is stripPort written plainly: a trailing ":" followed
@@ -49,53 +53,88 @@ func referenceStripPort(host string) string {
 	return host[:i]
 }
 
-// referenceMatch is generation.match written plainly: the first route
-// whose host equals the port-less host, without one trailing dot,
-// case-insensitively (or is empty) and whose prefix starts the path.
-func referenceMatch(host, path string) string {
+// referenceMatch is routeTable.match written plainly, without an index:
+// the first route in order whose host equals the port-less host, without
+// one trailing dot, ASCII case ignored, or ends in the suffix of its
+// wildcard, or that has no host, and whose path, methods and headers
+// match.
+func referenceMatch(host, path, method string, header map[string]string) string {
 	host = referenceStripPort(host)
 	if len(host) > 1 {
 		host = strings.TrimSuffix(host, ".")
 	}
-	for _, r := range fuzzRoutes {
-		if r[0] != "" && !strings.EqualFold(r[0], host) {
-			continue
+	lower := []byte(host)
+	for i, c := range lower {
+		if 'A' <= c && c <= 'Z' {
+			lower[i] = c + 'a' - 'A'
 		}
-		if strings.HasPrefix(path, r[1]) {
-			return r[2]
+	}
+	host = string(lower)
+	for _, r := range fuzzRoutes {
+		hostOK := len(r.Hosts) == 0
+		for _, h := range r.Hosts {
+			if suffix, ok := strings.CutPrefix(h, "*"); ok {
+				hostOK = hostOK || len(host) > len(suffix) && strings.HasSuffix(host, suffix)
+			} else {
+				hostOK = hostOK || h == host
+			}
+		}
+		pathOK := strings.HasPrefix(path, r.PathPrefix)
+		if r.Path != "" {
+			pathOK = path == r.Path
+		}
+		methodOK := len(r.Methods) == 0 || slices.Contains(r.Methods, method)
+		headersOK := true
+		for _, h := range r.Headers {
+			headersOK = headersOK && header[strings.ToLower(h.Name)] == h.Value
+		}
+		if hostOK && pathOK && methodOK && headersOK {
+			return r.Name
 		}
 	}
 	return ""
 }
 
+// mapHeader is a [headerReader] over a map by lowercase name.
+type mapHeader map[string]string
+
+func (m mapHeader) Peek(name string) []byte { return []byte(m[strings.ToLower(name)]) }
+
 func FuzzRouteMatch(f *testing.F) {
-	for _, seed := range [][2]string{
-		{"api.example.com", "/v1/users"},
-		{"API.Example.COM:8443", "/v1"},
-		{"api.example.com:", "/v2/"},
-		{"api.example.com.", "/v1/"},
-		{"api.example.com.:443", "/v1/"},
-		{"api.example.com..", "/v1/"},
-		{".", "/"},
-		{"[::1]:8080", "/x"},
-		{"[::1]", ""},
-		{"::1", "/"},
-		{"secure.example.com:80:80", "/"},
-		{"", "/static/app.js"},
-		{"other.example", "relative"},
-		{"", ""},
+	for _, seed := range []struct{ host, path, method, canary string }{
+		{"api.example.com", "/v1/users", "GET", ""},
+		{"API.Example.COM:8443", "/v1", "POST", ""},
+		{"api.example.com:", "/v2/", "GET", ""},
+		{"api.example.com.", "/v1/", "GET", ""},
+		{"api.example.com.:443", "/v1/", "GET", ""},
+		{"api.example.com..", "/v1/", "GET", ""},
+		{"x.b.example.com", "/exact", "GET", ""},
+		{"b.example.com", "/exact", "GET", ""},
+		{".example.com", "/", "GET", ""},
+		{"example.com", "/", "GET", "always"},
+		{"other.example", "/exact", "PUT", ""},
+		{".", "/", "GET", ""},
+		{"[::1]:8080", "/x", "GET", ""},
+		{"[::1]", "", "GET", ""},
+		{"::1", "/", "GET", ""},
+		{"secure.example.com:80:80", "/", "GET", ""},
+		{"", "/static/app.js", "GET", ""},
+		{"nowhere", "relative", "HEAD", ""},
+		{"", "", "", ""},
+		{strings.Repeat("a.", 130) + "example.com", "/", "GET", ""},
 	} {
-		f.Add([]byte(seed[0]), []byte(seed[1]))
+		f.Add([]byte(seed.host), []byte(seed.path), []byte(seed.method), seed.canary)
 	}
-	g := fuzzGeneration()
-	f.Fuzz(func(t *testing.T, host, path []byte) {
-		want := referenceMatch(string(host), string(path))
+	t := fuzzTable()
+	f.Fuzz(func(tt *testing.T, host, path, method []byte, canary string) {
+		header := mapHeader{"x-canary": canary}
+		want := referenceMatch(string(host), string(path), string(method), header)
 		got := ""
-		if p := g.match(host, path); p != nil {
-			got = p.name
+		if r := t.match(&routeRequest{host: host, path: path, method: method, header: header}); r != nil {
+			got = r.label
 		}
 		if got != want {
-			t.Fatalf("match(%q, %q) = %q, want %q", host, path, got, want)
+			tt.Fatalf("match(%q, %q, %q, X-Canary %q) = %q, want %q", host, path, method, canary, got, want)
 		}
 	})
 }

@@ -20,8 +20,8 @@ type generation struct {
 	loadedAt time.Time
 	// pools lists the pools in config order.
 	pools []*pool
-
-	routes []route
+	// routes are the compiled routes, in match order.
+	routes *routeTable
 }
 
 // poolNamed returns the pool called name, or nil.
@@ -98,9 +98,11 @@ func build(cfg *config.Config, number uint64, prev *generation, live map[string]
 		}
 		g.pools = append(g.pools, p)
 	}
-	for _, rc := range cfg.Routes {
-		g.routes = append(g.routes, route{host: []byte(rc.Host), prefix: []byte(rc.PathPrefix), pool: g.poolNamed(rc.Pool)})
+	var prevRoutes *routeTable
+	if prev != nil {
+		prevRoutes = prev.routes
 	}
+	g.routes = compileRoutes(cfg.Routes, g.poolNamed, prevRoutes)
 	for key, b := range live {
 		if _, ok := plan.live[key]; !ok {
 			plan.retired = append(plan.retired, b)

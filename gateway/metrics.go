@@ -27,6 +27,10 @@ type metrics struct {
 	stats   map[seriesKey]*requestStats
 	latency map[string]*latencyHistogram
 	series  []series
+	// routes holds the stats of each route by label, and routeSeries
+	// those of the current generation's routes, in order.
+	routes      map[string]*routeStats
+	routeSeries []routeSeries
 
 	// unrouted counts the requests no route matched, or that came before
 	// any config was loaded: pool "" and backend "".
@@ -92,6 +96,21 @@ func (s *poolStats) forBackend(p *pool, b *backend) *requestStats {
 	return s.refused
 }
 
+// routeStats counts a route's requests by status code, and those its
+// rate limit refused. It is kept by the route's label across reloads.
+type routeStats struct {
+	codes   requestStats
+	limited atomic.Uint64
+}
+
+// routeSeries is one route of the current generation, as a scrape
+// reports it; limited says whether the route has a rate limit.
+type routeSeries struct {
+	label   string
+	limited bool
+	stats   *routeStats
+}
+
 // statusCodes is the number of status codes [requestStats] counts apart:
 // every three-digit code; anything else is counted as code 0.
 const statusCodes = 1000
@@ -127,10 +146,10 @@ func newMetrics(g *Gateway) *metrics {
 	return m
 }
 
-// sync attaches stats to every pool of gen before it is published: the
-// stats of a pool and backend that the running generation already has are
-// kept, new ones start at zero, and those gen no longer serves stop being
-// reported. It is called under the gateway's apply lock.
+// sync attaches stats to every pool and route of gen before it is
+// published: the stats of a pool and backend, or of a route label, that
+// the running generation already has are kept, new ones start at zero,
+// and those gen no longer serves stop being reported. It is called under the gateway's apply lock.
 func (m *metrics) sync(gen *generation) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -161,15 +180,28 @@ func (m *metrics) sync(gen *generation) {
 		}
 		p.stats = ps
 	}
+	routes := make(map[string]*routeStats)
+	var routeAll []routeSeries
+	for i := range gen.routes.routes {
+		r := &gen.routes.routes[i]
+		s := m.routes[r.label]
+		if s == nil {
+			s = new(routeStats)
+		}
+		routes[r.label] = s
+		r.stats = s
+		routeAll = append(routeAll, routeSeries{label: r.label, limited: r.limiter != nil, stats: s})
+	}
 	m.stats, m.latency, m.series = stats, latency, all
+	m.routes, m.routeSeries = routes, routeAll
 }
 
 // current returns what a scrape reports: the series and the latency
-// histograms by pool of the current generation.
-func (m *metrics) current() ([]series, map[string]*latencyHistogram) {
+// histograms by pool of the current generation, and its routes.
+func (m *metrics) current() ([]series, map[string]*latencyHistogram, []routeSeries) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.series, m.latency
+	return m.series, m.latency, m.routeSeries
 }
 
 // reloaded counts a reload attempt. Only the config file's attempts set

@@ -9,7 +9,7 @@ import (
 // The descriptions of the gateway's own metrics.
 var (
 	descRequests = prometheus.NewDesc("gateway_requests_total",
-		"Requests answered, by pool, backend and status code; backend is empty for answers the gateway gave itself and pool is empty when no route matched.",
+		"Requests answered, by pool, backend and status code; backend is empty for answers the gateway gave itself, and pool when no route matched or the route answered without a pool (a redirect, a rate limit).",
 		[]string{"pool", "backend", "code"}, nil)
 	descDuration = prometheus.NewDesc("gateway_request_duration_seconds",
 		"Time from the start of a request to the end of its response body, by pool; upgraded connections are not included.",
@@ -41,6 +41,12 @@ var (
 	descGeneration = prometheus.NewDesc("gateway_config_generation",
 		"Number of the generation being served; 0 before the first config.",
 		nil, nil)
+	descRouteRequests = prometheus.NewDesc("gateway_route_requests_total",
+		"Requests answered, by route (its name, or routes[i]) and status code.",
+		[]string{"route", "code"}, nil)
+	descRateLimited = prometheus.NewDesc("gateway_rate_limited_total",
+		"Requests refused with 429 by the route's rate limit, by route.",
+		[]string{"route"}, nil)
 	descUpgraded = prometheus.NewDesc("gateway_upgraded_connections",
 		"Upgraded connections (WebSocket and the like) open now.",
 		nil, nil)
@@ -54,7 +60,7 @@ type metricsCollector struct{ m *metrics }
 func (c metricsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRequests, descDuration, descHealthy, descInFlight,
 		descFailures, descReloads, descLastReloadOK, descLastSuccess, descWatcherFailing, descWatcherFailures,
-		descGeneration, descUpgraded} {
+		descGeneration, descUpgraded, descRouteRequests, descRateLimited} {
 		ch <- d
 	}
 }
@@ -62,11 +68,11 @@ func (c metricsCollector) Describe(ch chan<- *prometheus.Desc) {
 // Collect reads the counters and sends them as metrics.
 func (c metricsCollector) Collect(ch chan<- prometheus.Metric) {
 	m := c.m
-	all, latency := m.current()
-	collectRequests(ch, "", "", m.unrouted)
+	all, latency, routes := m.current()
+	collectCodes(ch, descRequests, m.unrouted, "", "")
 	for _, s := range all {
 		label := s.label()
-		collectRequests(ch, s.pool, label, s.stats)
+		collectCodes(ch, descRequests, s.stats, s.pool, label)
 		if b := s.backend; b != nil {
 			healthy := 0.0
 			if b.health.Healthy() {
@@ -75,6 +81,12 @@ func (c metricsCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descHealthy, prometheus.GaugeValue, healthy, s.pool, label)
 			ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(b.inFlight.Load()), s.pool, label)
 			ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, float64(b.failures.Load()), s.pool, label)
+		}
+	}
+	for _, r := range routes {
+		collectCodes(ch, descRouteRequests, &r.stats.codes, r.label)
+		if r.limited {
+			ch <- prometheus.MustNewConstMetric(descRateLimited, prometheus.CounterValue, float64(r.stats.limited.Load()), r.label)
 		}
 	}
 	collectLatency(ch, "", m.unroutedLatency)
@@ -106,12 +118,12 @@ func (c metricsCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descUpgraded, prometheus.GaugeValue, float64(m.g.openTunnels()))
 }
 
-// collectRequests sends one gateway_requests_total series, labelled pool
-// and backend, for every status code s has counted.
-func collectRequests(ch chan<- prometheus.Metric, pool, backend string, s *requestStats) {
+// collectCodes sends one series of the counter desc for every status
+// code s has counted, labelled with labels and the code.
+func collectCodes(ch chan<- prometheus.Metric, desc *prometheus.Desc, s *requestStats, labels ...string) {
 	for code := range s.byCode {
 		if n := s.byCode[code].Load(); n > 0 {
-			ch <- prometheus.MustNewConstMetric(descRequests, prometheus.CounterValue, float64(n), pool, backend, strconv.Itoa(code))
+			ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, float64(n), append(labels, strconv.Itoa(code))...)
 		}
 	}
 }

@@ -272,7 +272,7 @@ func observedGateway(tb testing.TB, extra string) (*Gateway, *exchange) {
 		g.Shutdown(ctx)
 	})
 	p := g.current().pools[0]
-	ex := &exchange{g: g, pool: p, backend: p.backends[0], start: time.Now(), status: 200, bytes: 512,
+	ex := &exchange{g: g, route: &g.current().routes.routes[0], pool: p, backend: p.backends[0], start: time.Now(), status: 200, bytes: 512,
 		method: []byte("GET"), host: []byte("example.com"), path: []byte("/index.html?q=1")}
 	return g, ex
 }

@@ -13,6 +13,9 @@ import (
 // allocate.
 func (g *Gateway) observe(ex *exchange) {
 	d := time.Since(ex.start)
+	if s := ex.route.stats; s != nil {
+		s.codes.count(ex.status)
+	}
 	if s := ex.pool.stats; s != nil {
 		s.forBackend(ex.pool, ex.backend).count(ex.status)
 		if ex.status != fasthttp.StatusSwitchingProtocols {
@@ -25,31 +28,48 @@ func (g *Gateway) observe(ex *exchange) {
 			method: ex.method, host: ex.host, path: ex.path,
 			status: ex.status, bytes: ex.bytes,
 			pool: ex.pool.name, backend: ex.backend.name(),
-			err: ex.failure,
+			route: ex.route.label, err: ex.failure,
 		})
 	}
 }
 
-// refuse answers the request itself with status and a plain-text reason.
+// refuse answers the request itself with status and a plain-text reason,
+// for pool p, or for no pool when p is nil.
 func (g *Gateway) refuse(ctx *fasthttp.RequestCtx, p *pool, status int, reason string) {
-	ctx.Response.Header.SetContentType("text/plain; charset=utf-8")
+	g.answer(ctx, nil, p, status, reason)
+}
+
+// answer answers the request itself with status and a plain-text reason
+// (no body when reason is empty), for route r and pool p, either of which
+// may be nil, and counts and logs it.
+func (g *Gateway) answer(ctx *fasthttp.RequestCtx, r *route, p *pool, status int, reason string) {
+	if reason != "" {
+		ctx.Response.Header.SetContentType("text/plain; charset=utf-8")
+	}
 	ctx.Response.SetStatusCode(status)
 	ctx.Response.SetBodyString(reason)
 	// As every answer does (see [exchange.armWrite]).
 	ctx.SetWriteDeadline(time.Time{})
-	g.observeRefusal(ctx, p, status)
+	g.observeRefusal(ctx, r, p, status)
 }
 
 // observeRefusal counts a request the gateway answered itself with status,
-// under pool p, or under pool "" when p is nil, and backend "".
-func (g *Gateway) observeRefusal(ctx *fasthttp.RequestCtx, p *pool, status int) {
+// for route r and under pool p, or under pool "" when p is nil, and
+// backend "".
+func (g *Gateway) observeRefusal(ctx *fasthttp.RequestCtx, r *route, p *pool, status int) {
 	d := time.Since(ctx.Time())
 	m := g.metrics
-	stats, latency, name := m.unrouted, m.unroutedLatency, ""
+	stats, latency, name, label := m.unrouted, m.unroutedLatency, "", ""
 	if p != nil {
 		name = p.name
 		if s := p.stats; s != nil {
 			stats, latency = s.refused, s.latency
+		}
+	}
+	if r != nil {
+		label = r.label
+		if r.stats != nil {
+			r.stats.codes.count(status)
 		}
 	}
 	stats.count(status)
@@ -60,7 +80,7 @@ func (g *Gateway) observeRefusal(ctx *fasthttp.RequestCtx, p *pool, status int) 
 			start: ctx.Time(), duration: d, client: g.refusedClient(ctx),
 			method: h.Method(), host: h.Host(), path: h.RequestURI(),
 			status: status, bytes: int64(len(ctx.Response.Body())),
-			pool: name,
+			pool: name, route: label,
 		})
 	}
 }

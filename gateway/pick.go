@@ -201,8 +201,9 @@ func (g *Gateway) answerFailure(ctx *fasthttp.RequestCtx, ex *exchange, a attemp
 		g.warnFailure(p, b, status, a.failure.cause(a.err), a.err)
 	}
 	unread := ex.bodyUnread()
+	r := ex.route
 	ex.release()
-	g.refuse(ctx, p, status, reason)
+	g.answer(ctx, r, p, status, reason)
 	if unread {
 		closeLingering(ctx)
 	}

@@ -21,6 +21,7 @@ import (
 // streamed response, not the end of the handler. Exchanges are pooled.
 type exchange struct {
 	g        *Gateway
+	route    *route
 	pool     *pool
 	backend  *backend
 	upstream *upstream // what backend.acquire returned
@@ -73,10 +74,10 @@ type exchange struct {
 
 var exchangePool = sync.Pool{New: func() any { return new(exchange) }}
 
-// acquireExchange starts the exchange of ctx on pool p.
-func acquireExchange(g *Gateway, p *pool, ctx *fasthttp.RequestCtx) *exchange {
+// acquireExchange starts the exchange of ctx on route r and pool p.
+func acquireExchange(g *Gateway, r *route, p *pool, ctx *fasthttp.RequestCtx) *exchange {
 	ex := exchangePool.Get().(*exchange)
-	ex.g, ex.pool, ex.start, ex.ctx = g, p, ctx.Time(), ctx
+	ex.g, ex.route, ex.pool, ex.start, ex.ctx = g, r, p, ctx.Time(), ctx
 	ex.pending.ex = ex
 	return ex
 }
@@ -85,7 +86,7 @@ func acquireExchange(g *Gateway, p *pool, ctx *fasthttp.RequestCtx) *exchange {
 func (ex *exchange) release() {
 	ex.call.reset()
 	ex.ctx, ex.stall, ex.deadline = nil, 0, coarseDeadline{}
-	ex.g, ex.pool, ex.backend, ex.upstream = nil, nil, nil, nil
+	ex.g, ex.route, ex.pool, ex.backend, ex.upstream = nil, nil, nil, nil, nil
 	ex.status, ex.bytes, ex.failure = 0, 0, ""
 	ex.method, ex.host, ex.path = ex.method[:0], ex.host[:0], ex.path[:0]
 	ex.head, ex.upgradeTo = ex.head[:0], ex.upgradeTo[:0]
@@ -95,7 +96,7 @@ func (ex *exchange) release() {
 	exchangePool.Put(ex)
 }
 
-// prepare starts the exchange of a request that matched pool p of gen. It
+// prepare starts the exchange of a request that admit routed to rt. It
 // copies what the access log needs and rewrites the request for its
 // backends: the client's Host is kept byte for byte, the target goes out
 // in origin form (path and query byte-exact, a fragment dropped) whatever
@@ -103,15 +104,17 @@ func (ex *exchange) release() {
 // again, and TE is reduced to "trailers" when the client accepts them),
 // X-Forwarded-For gets the peer appended, X-Forwarded-Proto and -Host are
 // set, and Expect stays only when expect says the gateway waits for the
-// backend's 100 Continue. The head is then written once, for every
-// backend the request may be tried on.
-func (g *Gateway) prepare(ctx *fasthttp.RequestCtx, gen *generation, p *pool, expect bool) *exchange {
-	ex := acquireExchange(g, p, ctx)
-	cfg := gen.cfg
+// backend's 100 Continue. Then the route's rewritePrefix and request
+// header rules change what they name, which validation keeps from the
+// headers above. The head is then written once, for every backend the
+// request may be tried on.
+func (g *Gateway) prepare(ctx *fasthttp.RequestCtx, rt routed, expect bool) *exchange {
+	ex := acquireExchange(g, rt.route, rt.pool, ctx)
+	cfg := rt.gen.cfg
 	h := &ctx.Request.Header
 	h.SetNoDefaultContentType(true)
 	peer := peerAddr(ctx)
-	ex.client = clientAddr(h, peer, cfg.TrustedProxies)
+	ex.client = rt.client
 	ex.stall = cfg.ClientIdleTimeout
 	ex.http10 = !h.IsHTTP11()
 	ex.upgrade = isUpgrade(h)
@@ -162,6 +165,12 @@ func (g *Gateway) prepare(ctx *fasthttp.RequestCtx, gen *generation, p *pool, ex
 		ex.scratch = originForm(ex.scratch[:0], target)
 		h.SetRequestURIBytes(ex.scratch)
 	}
+	if r := ex.route; r.hasRewrite {
+		ex.scratch = rewriteTarget(ctx, r, ex.scratch)
+	}
+	if !ex.route.request.empty() {
+		ex.route.request.apply(h)
+	}
 	// The client's version and its wish to close stay with the client:
 	// the backend gets HTTP/1.1 on a connection it may keep.
 	if ex.http10 {
@@ -171,9 +180,29 @@ func (g *Gateway) prepare(ctx *fasthttp.RequestCtx, gen *generation, p *pool, ex
 	ex.head = h.AppendBytes(ex.head[:0])
 
 	if ex.pool.algorithm == config.IPHash {
-		ex.clientHash = clientHash(ex.client)
+		ex.clientHash = rt.clientHash
+		if ex.clientHash == 0 {
+			ex.clientHash = clientHash(ex.client)
+		}
 	}
 	return ex
+}
+
+// rewriteTarget replaces the route's path prefix at the start of the
+// request's origin-form target with its rewritePrefix; the rest of the
+// path and the query pass byte for byte. A target that matched only once
+// normalised (percent-decoded, dot segments resolved) is rewritten from
+// its normalised form, as nginx does. scratch is reused and returned.
+func rewriteTarget(ctx *fasthttp.RequestCtx, r *route, scratch []byte) []byte {
+	h := &ctx.Request.Header
+	out, ok := replacePrefix(scratch[:0], h.RequestURI(), r.prefix, r.rewrite)
+	if !ok {
+		out, ok = replacePrefix(scratch[:0], ctx.URI().RequestURI(), r.prefix, r.rewrite)
+	}
+	if ok {
+		h.SetRequestURIBytes(out)
+	}
+	return out
 }
 
 // forwardedHeaders sets X-Forwarded-For to every value the client sent

@@ -11,8 +11,9 @@ import (
 )
 
 // relay hands the backend's final response, whose head try left in
-// ctx.Response.Header, to the client: the head now, the body as the
-// server writes it. No Content-Type or Server is added to the head;
+// ctx.Response.Header, to the client: the head now, with the route's
+// response header rules applied, the body as the server writes it. No
+// Content-Type or Server is added to the head;
 // hop-by-hop fields go, and the connection to the client stays
 // the client's: the backend's version and its wish to close are its own.
 // A body already in the read buffer is copied and the exchange ends at
@@ -24,6 +25,9 @@ func (ex *exchange) relay(ctx *fasthttp.RequestCtx) {
 	out := &ctx.Response
 	h := &out.Header
 	ex.status = h.StatusCode()
+	if !ex.route.response.empty() {
+		ex.route.response.apply(h)
+	}
 	if ex.status == fasthttp.StatusSwitchingProtocols {
 		ex.tunnel(ctx)
 		return

@@ -2,7 +2,11 @@ package gateway
 
 import (
 	"bytes"
+	"net/netip"
+	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/valyala/fasthttp"
 )
@@ -21,11 +25,11 @@ func (g *Gateway) serve(ctx *fasthttp.RequestCtx) {
 		g.resume(ctx, p.ex)
 		return
 	}
-	gen, p := g.admit(ctx)
-	if p == nil {
+	rt, ok := g.admit(ctx)
+	if !ok {
 		return
 	}
-	ex := g.prepare(ctx, gen, p, false)
+	ex := g.prepare(ctx, rt, false)
 	ex.attachBody(ctx)
 	g.forward(ctx, ex)
 }
@@ -47,11 +51,11 @@ func (g *Gateway) expect(ctx *fasthttp.RequestCtx) int {
 	if cl := h.ContentLength(); cl != -1 && cl <= 0 || isUpgrade(h) {
 		return fasthttp.StatusContinue // nothing to hold back
 	}
-	gen, p := g.admit(ctx)
-	if p == nil {
+	rt, ok := g.admit(ctx)
+	if !ok {
 		return ctx.Response.StatusCode()
 	}
-	g.forward(ctx, g.prepare(ctx, gen, p, true))
+	g.forward(ctx, g.prepare(ctx, rt, true))
 	if ctx.UserValue(pendingKey{}) != nil {
 		return fasthttp.StatusContinue
 	}
@@ -83,45 +87,104 @@ func (p *pendingExchange) Close() error {
 	return nil
 }
 
-// admit screens a request and routes it. It returns the generation and
-// the pool to send the request to, or answers it itself and returns a nil
-// pool: 503 before any config, 400 for what [smuggled] and [screen]
-// refuse, 404 when no route matches, 413 for a Content-Length over
-// maxBodySize.
-func (g *Gateway) admit(ctx *fasthttp.RequestCtx) (*generation, *pool) {
+// routed is where [Gateway.admit] sends a request: the generation it
+// started on, the route it matched, the pool it goes to, and the address
+// that stands for its client.
+type routed struct {
+	gen    *generation
+	route  *route
+	pool   *pool
+	client netip.Addr
+	// clientHash is the hash of client, when the route or the pool needs
+	// one (see [clientHash]).
+	clientHash uint64
+}
+
+// admit screens a request and routes it. It returns where the request
+// goes, or answers it itself and returns false: 503 before any config,
+// 400 for what [smuggled] and [screen] refuse, 404 when no route
+// matches, 429 past the route's rate limit, the route's redirect, and 413
+// for a Content-Length over maxBodySize.
+func (g *Gateway) admit(ctx *fasthttp.RequestCtx) (routed, bool) {
 	gen := g.gen.Load()
 	if gen == nil {
-		g.reject(ctx, nil, fasthttp.StatusServiceUnavailable, "no configuration loaded\n")
-		return nil, nil
+		g.reject(ctx, nil, nil, fasthttp.StatusServiceUnavailable, "no configuration loaded\n")
+		return routed{}, false
 	}
 	h := &ctx.Request.Header
 	if smuggled(h) {
 		ctx.SetConnectionClose()
-		g.reject(ctx, nil, fasthttp.StatusBadRequest, "Content-Length with Transfer-Encoding is not allowed\n")
-		return nil, nil
+		g.reject(ctx, nil, nil, fasthttp.StatusBadRequest, "Content-Length with Transfer-Encoding is not allowed\n")
+		return routed{}, false
 	}
 	if status, reason := screen(ctx); status != 0 {
 		ctx.SetConnectionClose()
-		g.reject(ctx, nil, status, reason)
-		return nil, nil
+		g.reject(ctx, nil, nil, status, reason)
+		return routed{}, false
 	}
-	p := gen.match(h.Host(), ctx.Path())
-	if p == nil {
-		g.reject(ctx, nil, fasthttp.StatusNotFound, "no route for this host and path\n")
-		return nil, nil
+	req := routeRequest{host: h.Host(), path: ctx.Path(), method: h.Method(), header: h}
+	r := gen.routes.match(&req)
+	if r == nil {
+		g.reject(ctx, nil, nil, fasthttp.StatusNotFound, "no route for this host and path\n")
+		return routed{}, false
+	}
+	rt := routed{gen: gen, route: r, client: clientAddr(h, peerAddr(ctx), gen.cfg.TrustedProxies)}
+	if r.limiter != nil || r.split != nil && r.split.sticky {
+		rt.clientHash = clientHash(rt.client)
+	}
+	if r.limiter != nil {
+		if ok, wait := r.limiter.allow(rt.client, rt.clientHash, time.Now()); !ok {
+			if r.stats != nil {
+				r.stats.limited.Add(1)
+			}
+			ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, strconv.FormatInt(retryAfter(wait), 10))
+			g.reject(ctx, r, nil, fasthttp.StatusTooManyRequests, "too many requests\n")
+			return routed{}, false
+		}
+	}
+	switch {
+	case r.redirect != nil:
+		g.redirect(ctx, r)
+		return routed{}, false
+	case r.split != nil:
+		rt.pool = r.split.pick(rt.clientHash)
+	default:
+		rt.pool = r.pool
 	}
 	if limit := gen.cfg.MaxBodySize; limit > 0 && int64(h.ContentLength()) > limit {
 		ctx.SetConnectionClose()
-		g.reject(ctx, p, fasthttp.StatusRequestEntityTooLarge, "request body too large\n")
-		return nil, nil
+		g.reject(ctx, r, rt.pool, fasthttp.StatusRequestEntityTooLarge, "request body too large\n")
+		return routed{}, false
 	}
-	return gen, p
+	return rt, true
 }
 
-// reject refuses a request before any of its body was read; when it has
-// one, its connection is closed lingeringly after the answer.
-func (g *Gateway) reject(ctx *fasthttp.RequestCtx, p *pool, status int, reason string) {
-	g.refuse(ctx, p, status, reason)
+// redirect answers a request that matched a redirecting route r.
+func (g *Gateway) redirect(ctx *fasthttp.RequestCtx, r *route) {
+	h := &ctx.Request.Header
+	target := h.RequestURI()
+	if len(target) == 0 || target[0] != '/' || bytes.IndexByte(target, '#') >= 0 {
+		target = originForm(nil, target) // absolute form, rare
+	}
+	var normalized []byte
+	if r.redirect.hasPrefix && !bytes.HasPrefix(target, r.prefix) {
+		normalized = ctx.URI().RequestURI()
+	}
+	bp := locationBuffers.Get().(*[]byte)
+	*bp = r.redirect.location((*bp)[:0], ctx.IsTLS(), h.Host(), target, normalized)
+	ctx.Response.Header.SetBytesV(fasthttp.HeaderLocation, *bp)
+	locationBuffers.Put(bp)
+	g.reject(ctx, r, nil, r.redirect.code, "")
+}
+
+// locationBuffers holds the buffers redirect locations are built in.
+var locationBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// reject refuses a request, for route r and pool p when it got so far,
+// before any of its body was read; when it has one, its connection is
+// closed lingeringly after the answer.
+func (g *Gateway) reject(ctx *fasthttp.RequestCtx, r *route, p *pool, status int, reason string) {
+	g.answer(ctx, r, p, status, reason)
 	if cl := ctx.Request.Header.ContentLength(); cl > 0 || cl == -1 {
 		closeLingering(ctx)
 	}

@@ -150,14 +150,106 @@ type PassiveConfig struct {
 	On5xx bool
 }
 
-// RouteConfig is one entry of `routes`.
+// RouteConfig is one entry of `routes`: what requests it matches (every
+// matcher set must match) and what it does with them, which is exactly one
+// of sending them to Pool, splitting them over Pools, or answering with
+// Redirect.
 type RouteConfig struct {
-	// Host matches the request's host exactly, case-insensitively, with any
-	// port ignored; empty matches every host.
-	Host string
-	// PathPrefix matches when the request path starts with it; empty
-	// matches every path.
+	// Name names the route in logs, metrics and /status (key `name`,
+	// optional, unique); a route without one is called routes[i].
+	Name string
+
+	// Hosts lists the hosts the route matches (key `host`, a string or a
+	// list), lowercase and without a trailing dot: a name matches the
+	// request's host exactly, case-insensitively, with any port ignored;
+	// "*.example.com" matches every name ending in ".example.com". Empty
+	// matches every host.
+	Hosts []string
+	// PathPrefix matches when the request path starts with it (key
+	// `pathPrefix`); empty matches every path.
 	PathPrefix string
-	// Pool names the pool the route sends to.
+	// Path matches the request path exactly (key `path`), instead of a
+	// prefix.
+	Path string
+	// Methods lists the request methods the route matches (key
+	// `methods`); empty matches every method.
+	Methods []string
+	// Headers lists request headers that must each be present with
+	// exactly the value given (key `headers`); names are matched
+	// case-insensitively.
+	Headers []HeaderField
+
+	// RewritePrefix replaces PathPrefix at the start of the path that
+	// goes to the backend (key `rewritePrefix`); empty leaves the path
+	// alone.
+	RewritePrefix string
+	// RequestHeaders edits the request before it is forwarded (key
+	// `requestHeaders`).
+	RequestHeaders HeaderRules
+	// ResponseHeaders edits the backend's answer (key `responseHeaders`).
+	ResponseHeaders HeaderRules
+
+	// Pool names the pool the route sends to (key `pool`).
 	Pool string
+	// Pools splits the route's requests over several pools by weight
+	// (key `pools`), instead of Pool.
+	Pools []PoolWeight
+	// Sticky keeps each client address on one side of the split while
+	// the weights stay the same (key `sticky`).
+	Sticky bool
+	// Redirect makes the gateway answer with a redirect (key `redirect`),
+	// instead of sending to a pool.
+	Redirect *RedirectConfig
+
+	// RateLimit limits each client address's requests (key `rateLimit`);
+	// a zero RequestsPerSecond means no limit.
+	RateLimit RateLimitConfig
+}
+
+// HeaderField is a header name and a value.
+type HeaderField struct {
+	Name, Value string
+}
+
+// HeaderRules edits a request's or response's header: Remove deletes each
+// header named, Set replaces each named header's values with one, and Add
+// adds a value, in that order.
+type HeaderRules struct {
+	Set    []HeaderField
+	Add    []HeaderField
+	Remove []string
+}
+
+// Empty reports whether the rules change nothing.
+func (r HeaderRules) Empty() bool {
+	return len(r.Set) == 0 && len(r.Add) == 0 && len(r.Remove) == 0
+}
+
+// PoolWeight is one pool of a split and its weight.
+type PoolWeight struct {
+	Pool   string
+	Weight int
+}
+
+// RedirectConfig is how a route answers with a redirect. Each part left
+// empty (or 0) is the request's own.
+type RedirectConfig struct {
+	// Scheme is "http" or "https".
+	Scheme string
+	// Host is the host of the new location, without a port.
+	Host string
+	// Port is the port of the new location.
+	Port int
+	// Prefix replaces the route's PathPrefix at the start of the path.
+	Prefix string
+	// Code is 301, 302, 303, 307 or 308 (default 308).
+	Code int
+}
+
+// RateLimitConfig is a token bucket for each client address: Burst
+// requests at once, refilled at RequestsPerSecond.
+type RateLimitConfig struct {
+	RequestsPerSecond float64
+	// Burst is the bucket's size (default: RequestsPerSecond rounded up).
+	Burst int
 }

@@ -22,7 +22,7 @@ func ExampleDecode() {
 		}
 	}
 	for _, r := range c.Routes {
-		fmt.Printf("route host=%q pathPrefix=%q -> %s\n", r.Host, r.PathPrefix, r.Pool)
+		fmt.Printf("route hosts=%q pathPrefix=%q -> %s\n", r.Hosts, r.PathPrefix, r.Pool)
 	}
 
 	// A config with mistakes: every one is reported, with where it is.
@@ -40,7 +40,7 @@ routes:
 	// pool default round_robin probed every 2s
 	//   server http://localhost:5001 weight 1
 	//   server http://localhost:5002 weight 1
-	// route host="" pathPrefix="" -> default
+	// route hosts=[] pathPrefix="" -> default
 	// gateway.yaml:4:15: pools.api.servers[0]: missing scheme; write it as "http://localhost:5001" (got "localhost:5001")
 	// gateway.yaml:5:19: pools.api.healthCheck.intreval: unknown key "intreval"; did you mean "interval"?
 	// gateway.yaml:7:11: routes[0].pool: no pool named "apii"; did you mean "api"?

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -9,8 +10,14 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// maxPathPrefix bounds the length of a route's `pathPrefix`.
+// maxPathPrefix bounds the length of a route's `pathPrefix`, `path`,
+// `rewritePrefix` and `redirect.prefix`.
 const maxPathPrefix = 1024
+
+// routeKeys are the keys of a route.
+var routeKeys = []string{"name", "host", "pathPrefix", "path", "methods", "headers",
+	"rewritePrefix", "requestHeaders", "responseHeaders",
+	"pool", "pools", "sticky", "redirect", "rateLimit"}
 
 // placedRoute is a decoded route with where it came from, for problems.
 type placedRoute struct {
@@ -34,9 +41,19 @@ func (d *decoder) routes(f map[string]mapEntry, pools poolSet) []RouteConfig {
 			d.typeError(e.value, list, e.key, "a list of routes")
 		default:
 			listed = len(list.Content) > 0
+			named := map[string]string{}
 			for i, item := range list.Content {
 				path := itemPath(e.key, i)
-				if r, ok := d.route(item, path, pools.names); ok {
+				r, ok := d.route(item, path, pools.names)
+				if r.Name != "" {
+					if first, dup := named[r.Name]; dup {
+						d.add(item, keyPath(path, "name"), r.Name, "the same name as "+first+"; route names must be unique")
+						ok = false
+					} else {
+						named[r.Name] = path
+					}
+				}
+				if ok {
 					placed = append(placed, placedRoute{r, item, path})
 				}
 			}
@@ -62,8 +79,9 @@ func (d *decoder) routes(f map[string]mapEntry, pools poolSet) []RouteConfig {
 // hasCatchAll reports whether routes hold a route that sends every
 // request to pool, making another such route needless.
 func hasCatchAll(routes []placedRoute, pool string) bool {
+	all := RouteConfig{}
 	for _, r := range routes {
-		if r.Host == "" && coveredPrefix(r.PathPrefix) == "/" {
+		if covers(&r.RouteConfig, &all) {
 			return r.Pool == pool
 		}
 	}
@@ -71,55 +89,284 @@ func hasCatchAll(routes []placedRoute, pool string) bool {
 }
 
 // route decodes one entry of `routes`; names lists the pools it may name.
+// It reports false when the route holds a problem.
 func (d *decoder) route(n *yaml.Node, path string, names []string) (RouteConfig, bool) {
 	var r RouteConfig
-	f, ok := d.fields(n, path, "a mapping with host, pathPrefix and pool", "host", "pathPrefix", "pool")
+	f, ok := d.fields(n, path, "a mapping with host, pathPrefix and pool", routeKeys...)
 	if !ok {
 		return r, false
 	}
-	hostOK := d.setChecked(f, path, "host", &r.Host, checkRouteHost)
-	// A fully qualified name's trailing dot names the same host, as the
-	// request's Host is matched without one.
-	r.Host = strings.ToLower(r.Host)
-	if len(r.Host) > 1 {
-		r.Host = strings.TrimSuffix(r.Host, ".")
+	ok = d.setChecked(f, path, "name", &r.Name, checkRouteName)
+	if e, found := f["host"]; found {
+		var hostsOK bool
+		r.Hosts, hostsOK = d.routeHosts(e.value, keyPath(path, e.key))
+		ok = hostsOK && ok
 	}
-	prefixOK := d.setChecked(f, path, "pathPrefix", &r.PathPrefix, checkPathPrefix)
-	e, ok := f["pool"]
-	if !ok {
-		d.add(n, keyPath(path, "pool"), "", "missing; a route names the pool it sends to")
-		return r, false
+	ok = d.setChecked(f, path, "pathPrefix", &r.PathPrefix, checkPathPrefix) && ok
+	ok = d.setChecked(f, path, "path", &r.Path, checkPathPrefix) && ok
+	if e, found := f["path"]; found {
+		if p, both := f["pathPrefix"]; both {
+			d.add(e.at, keyPath(path, e.key), "", fmt.Sprintf("set either path or pathPrefix (line %d), not both", p.at.Line))
+			ok = false
+		}
 	}
+	if e, found := f["methods"]; found {
+		var methodsOK bool
+		r.Methods, methodsOK = d.methods(e.value, keyPath(path, e.key))
+		ok = methodsOK && ok
+	}
+	if e, found := f["headers"]; found {
+		var headersOK bool
+		r.Headers, headersOK = d.headerFields(e.value, keyPath(path, e.key), nil)
+		ok = headersOK && ok
+	}
+	ok = d.routeEdits(f, path, &r) && ok
+	ok = d.routeAction(n, f, path, names, &r) && ok
+	if e, found := f["rateLimit"]; found {
+		p := keyPath(path, e.key)
+		if r.RateLimit, found = d.rateLimit(e.value, p); !found {
+			ok = false
+		} else if r.Name == "" {
+			if _, named := f["name"]; !named {
+				d.add(e.at, p, "", "a route with rateLimit needs a name: its clients' buckets are kept by the name across reloads")
+				ok = false
+			}
+		}
+	}
+	return r, ok
+}
+
+// routeEdits decodes what a route changes in what it forwards:
+// `rewritePrefix`, `requestHeaders` and `responseHeaders`.
+func (d *decoder) routeEdits(f map[string]mapEntry, path string, r *RouteConfig) bool {
+	ok := d.setChecked(f, path, "rewritePrefix", &r.RewritePrefix, checkPathPrefix)
+	if e, found := f["rewritePrefix"]; found {
+		if _, prefix := f["pathPrefix"]; !prefix {
+			d.add(e.at, keyPath(path, e.key), "", "rewritePrefix needs pathPrefix: it replaces the matched prefix")
+			ok = false
+		}
+	}
+	if e, found := f["requestHeaders"]; found {
+		var rulesOK bool
+		r.RequestHeaders, rulesOK = d.headerRules(e.value, keyPath(path, e.key), true)
+		ok = rulesOK && ok
+	}
+	if e, found := f["responseHeaders"]; found {
+		var rulesOK bool
+		r.ResponseHeaders, rulesOK = d.headerRules(e.value, keyPath(path, e.key), false)
+		ok = rulesOK && ok
+	}
+	if _, redirect := f["redirect"]; redirect {
+		for _, key := range []string{"rewritePrefix", "requestHeaders", "responseHeaders", "sticky"} {
+			if e, found := f[key]; found {
+				d.add(e.at, keyPath(path, e.key), "", key+" does not apply to a redirect, which the gateway answers itself")
+				ok = false
+			}
+		}
+	}
+	return ok
+}
+
+// routeAction decodes what a route does: exactly one of `pool`, `pools`
+// and `redirect`, with `sticky` for a split.
+func (d *decoder) routeAction(n *yaml.Node, f map[string]mapEntry, path string, names []string, r *RouteConfig) bool {
+	var set []mapEntry
+	for _, key := range []string{"pool", "pools", "redirect"} {
+		if e, ok := f[key]; ok {
+			set = append(set, e)
+		}
+	}
+	switch {
+	case len(set) == 0:
+		d.add(n, keyPath(path, "pool"), "", "missing; a route names the pool it sends to (pool), splits over pools (pools) or redirects (redirect)")
+		return false
+	case len(set) > 1:
+		slices.SortFunc(set, func(a, b mapEntry) int {
+			return cmp.Or(cmp.Compare(a.at.Line, b.at.Line), cmp.Compare(a.at.Column, b.at.Column))
+		})
+		d.add(set[1].at, keyPath(path, set[1].key), "", fmt.Sprintf("set only one of pool, pools and redirect; %s is set at line %d", set[0].key, set[0].at.Line))
+		return false
+	}
+	e := set[0]
 	p := keyPath(path, e.key)
-	v := d.scalar(e.value, p, "a pool name")
+	ok := true
+	switch e.key {
+	case "pool":
+		r.Pool, ok = d.poolName(e.value, p, names)
+	case "pools":
+		r.Pools, ok = d.split(e.value, p, names)
+	case "redirect":
+		r.Redirect, ok = d.redirect(e.value, p, f)
+	}
+	if e, found := f["sticky"]; found {
+		if _, split := f["pools"]; !split {
+			if _, redirect := f["redirect"]; !redirect {
+				d.add(e.at, keyPath(path, e.key), "", "sticky applies to a split over pools (pools)")
+				ok = false
+			}
+		}
+		ok = d.setBool(f, path, "sticky", &r.Sticky) && ok
+	}
+	return ok
+}
+
+// poolName decodes the name of a pool, one of names.
+func (d *decoder) poolName(n *yaml.Node, path string, names []string) (string, bool) {
+	v := d.scalar(n, path, "a pool name")
 	if v == nil {
-		return r, false
+		return "", false
 	}
 	if v.ShortTag() != tagStr && v.ShortTag() != tagInt {
-		d.typeError(e.value, v, p, "a pool name")
-		return r, false
+		d.typeError(n, v, path, "a pool name")
+		return "", false
 	}
 	if !slices.Contains(names, v.Value) {
 		msg := fmt.Sprintf("no pool named %q", v.Value)
 		if c := closestName(v.Value, names); c != "" {
 			msg += fmt.Sprintf("; did you mean %q?", c)
 		}
-		d.add(e.value, p, "", msg)
-		return r, false
+		d.add(n, path, "", msg)
+		return "", false
 	}
-	r.Pool = v.Value
-	return r, hostOK && prefixOK
+	return v.Value, true
+}
+
+// split decodes `pools`: a list of pools with weights.
+func (d *decoder) split(n *yaml.Node, path string, names []string) ([]PoolWeight, bool) {
+	list := d.follow(n)
+	if list == nil {
+		return nil, false
+	}
+	if list.Kind != yaml.SequenceNode {
+		d.typeError(n, list, path, "a list of {pool, weight}")
+		return nil, false
+	}
+	if len(list.Content) == 0 {
+		d.add(n, path, "", "empty; list the pools to split over")
+		return nil, false
+	}
+	var out []PoolWeight
+	ok, total := true, 0
+	seen := map[string]string{}
+	for i, item := range list.Content {
+		p := itemPath(path, i)
+		f, isMap := d.fields(item, p, "a mapping with pool and weight", "pool", "weight")
+		if !isMap {
+			ok = false
+			continue
+		}
+		pw := PoolWeight{Weight: 1}
+		weightOK := d.setInt(f, p, "weight", &pw.Weight, 0, maxWeight)
+		e, found := f["pool"]
+		if !found {
+			d.add(item, keyPath(p, "pool"), "", "missing; each part of a split names a pool")
+			ok = false
+			continue
+		}
+		name, nameOK := d.poolName(e.value, keyPath(p, e.key), names)
+		if nameOK {
+			if first, dup := seen[name]; dup {
+				d.add(e.value, keyPath(p, e.key), name, "the same pool as "+first)
+				nameOK = false
+			}
+			seen[name] = p
+		}
+		if !nameOK || !weightOK {
+			ok = false
+			continue
+		}
+		pw.Pool = name
+		total += pw.Weight
+		out = append(out, pw)
+	}
+	if ok && total == 0 {
+		d.add(n, path, "", "the weights add up to 0; give at least one pool a weight above 0")
+		ok = false
+	}
+	return out, ok
+}
+
+// routeHosts decodes `host`: a host or a list of hosts, each lowercased
+// and without a trailing dot. A lone "" matches every host, as no `host`
+// does.
+func (d *decoder) routeHosts(n *yaml.Node, path string) ([]string, bool) {
+	v := d.follow(n)
+	if v == nil {
+		return nil, false
+	}
+	if v.Kind != yaml.SequenceNode {
+		h, ok := d.routeHost(n, path)
+		if !ok || h == "" {
+			return nil, ok
+		}
+		return []string{h}, true
+	}
+	if len(v.Content) == 0 {
+		d.add(n, path, "", "empty; list at least one host, or leave host out to match every host")
+		return nil, false
+	}
+	var out []string
+	ok := true
+	for i, item := range v.Content {
+		p := itemPath(path, i)
+		h, hostOK := d.routeHost(item, p)
+		switch {
+		case !hostOK:
+			ok = false
+		case h == "":
+			d.add(item, p, "", "empty; a host in a list must be a name")
+			ok = false
+		case slices.Contains(out, h):
+			d.add(item, p, h, fmt.Sprintf("listed twice (as host[%d])", slices.Index(out, h)))
+			ok = false
+		default:
+			out = append(out, h)
+		}
+	}
+	return out, ok
+}
+
+// routeHost decodes one host of a route.
+func (d *decoder) routeHost(n *yaml.Node, path string) (string, bool) {
+	h, ok := d.str(n, path)
+	if !ok {
+		return "", false
+	}
+	if msg := checkRouteHost(h); msg != "" {
+		d.addf(n, path, "%s", msg)
+		return "", false
+	}
+	// A fully qualified name's trailing dot names the same host, as the
+	// request's Host is matched without one.
+	h = strings.ToLower(h)
+	if len(h) > 1 {
+		h = strings.TrimSuffix(h, ".")
+	}
+	return h, true
 }
 
 // checkRouteHost returns what is wrong with a route's host, or "".
 func checkRouteHost(h string) string {
+	if rest, ok := strings.CutPrefix(h, "*."); ok {
+		if rest == "" || strings.ContainsAny(rest, "*:[]/") || !isHostName(rest) {
+			return `a wildcard is "*." followed by a host name, such as *.example.com`
+		}
+		return ""
+	}
+	if strings.Contains(h, "*") {
+		return `a wildcard may only stand for the first labels of a name, as in *.example.com`
+	}
+	return checkHostName(h)
+}
+
+// checkHostName returns what is wrong with a host name or IP literal
+// without a port, or "".
+func checkHostName(h string) string {
 	switch {
 	case strings.Contains(h, "://"):
 		return "must be a host name without a scheme"
 	case strings.Contains(h, "/"):
 		return "must be a host name without a path"
-	case strings.Contains(h, "*"):
-		return "wildcards are not supported; a route's host matches exactly"
 	case strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]"):
 		if a, err := netip.ParseAddr(h[1 : len(h)-1]); err != nil || !a.Is6() {
 			return "invalid IPv6 address"
@@ -135,7 +382,16 @@ func checkRouteHost(h string) string {
 	return ""
 }
 
-// checkPathPrefix returns what is wrong with a route's path prefix, or "".
+// checkRouteName returns what is wrong with a route's name, or "".
+func checkRouteName(s string) string {
+	if s == "" || !hasOnlyNameChars(s, "_.-") {
+		return `invalid route name; use letters, digits, "_", "." and "-"`
+	}
+	return ""
+}
+
+// checkPathPrefix returns what is wrong with a route's path or path
+// prefix, or "".
 func checkPathPrefix(s string) string {
 	switch {
 	case !strings.HasPrefix(s, "/"):
@@ -152,38 +408,95 @@ func checkPathPrefix(s string) string {
 
 // reportShadowed reports each route that an earlier one makes
 // unreachable: since the first match wins, a route is dead when an
-// earlier route covers its host (the same host, or any host) and its path
-// prefix starts with the earlier one's.
+// earlier route matches every request it matches (see [covers]).
 func (d *decoder) reportShadowed(routes []placedRoute) {
-	byHost := map[string][]int{}
-	for i, r := range routes {
-		prefix := coveredPrefix(r.PathPrefix)
-		earliest := -1
-		hosts := []string{r.Host}
-		if r.Host != "" {
-			hosts = append(hosts, "")
-		}
-		for _, h := range hosts {
-			for _, j := range byHost[h] {
-				if strings.HasPrefix(prefix, coveredPrefix(routes[j].PathPrefix)) {
-					if earliest < 0 || j < earliest {
-						earliest = j
-					}
-					break
-				}
+	for i := range routes {
+		r := &routes[i]
+		for j := range i {
+			if !covers(&routes[j].RouteConfig, &r.RouteConfig) {
+				continue
 			}
-		}
-		byHost[r.Host] = append(byHost[r.Host], i)
-		if earliest < 0 {
-			continue
-		}
-		earlier := routes[earliest].path
-		if r.path == "servers" {
-			d.add(r.at, r.path, "", fmt.Sprintf("the catch-all route to the pool %q is unreachable: %s already matches every request", r.Pool, earlier))
-		} else {
-			d.add(r.at, r.path, "", fmt.Sprintf("unreachable: %s comes first and matches every request this route matches", earlier))
+			earlier := routes[j].path
+			if r.path == "servers" {
+				d.add(r.at, r.path, "", fmt.Sprintf("the catch-all route to the pool %q is unreachable: %s already matches every request", r.Pool, earlier))
+			} else {
+				d.add(r.at, r.path, "", fmt.Sprintf("unreachable: %s comes first and matches every request this route matches", earlier))
+			}
+			break
 		}
 	}
+}
+
+// covers reports whether route a matches every request that route b
+// matches: a's hosts, path, methods and headers each leave out nothing b
+// takes. A header condition narrows a route, so a route with one covers
+// only routes with the same condition.
+func covers(a, b *RouteConfig) bool {
+	return hostsCover(a.Hosts, b.Hosts) && pathCovers(a, b) &&
+		methodsCover(a.Methods, b.Methods) && headersCover(a.Headers, b.Headers)
+}
+
+// hostsCover reports whether the hosts a matches include all those b
+// matches; an empty list matches every host.
+func hostsCover(a, b []string) bool {
+	if len(a) == 0 {
+		return true
+	}
+	if len(b) == 0 {
+		return false
+	}
+	for _, hb := range b {
+		if !slices.ContainsFunc(a, func(ha string) bool {
+			suffix, wild := strings.CutPrefix(ha, "*")
+			return ha == hb || wild && strings.HasSuffix(hb, suffix)
+		}) {
+			return false
+		}
+	}
+	return true
+}
+
+// pathCovers reports whether the paths a matches include all those b
+// matches.
+func pathCovers(a, b *RouteConfig) bool {
+	if a.Path != "" {
+		return b.Path == a.Path
+	}
+	prefix := coveredPrefix(a.PathPrefix)
+	if b.Path != "" {
+		return strings.HasPrefix(b.Path, prefix)
+	}
+	return strings.HasPrefix(coveredPrefix(b.PathPrefix), prefix)
+}
+
+// methodsCover reports whether the methods a matches include all those b
+// matches; an empty list matches every method.
+func methodsCover(a, b []string) bool {
+	if len(a) == 0 {
+		return true
+	}
+	if len(b) == 0 {
+		return false
+	}
+	for _, m := range b {
+		if !slices.Contains(a, m) {
+			return false
+		}
+	}
+	return true
+}
+
+// headersCover reports whether every header condition of a is one of b's,
+// so that a request b matches meets a's conditions too.
+func headersCover(a, b []HeaderField) bool {
+	for _, ha := range a {
+		if !slices.ContainsFunc(b, func(hb HeaderField) bool {
+			return strings.EqualFold(ha.Name, hb.Name) && ha.Value == hb.Value
+		}) {
+			return false
+		}
+	}
+	return true
 }
 
 // coveredPrefix returns the path prefix a route matches; an empty prefix

@@ -114,7 +114,7 @@ func TestDecodeFullExample(t *testing.T) {
 		ResponseHeaderTimeout: 60 * time.Second,
 		IdleTimeout:           30 * time.Second,
 	}}
-	want.Routes = []RouteConfig{{Host: "api.example.com", PathPrefix: "/v1/", Pool: "api"}}
+	want.Routes = []RouteConfig{{Hosts: []string{"api.example.com"}, PathPrefix: "/v1/", Pool: "api"}}
 	for _, file := range []string{"testdata/config/example.yaml", "testdata/config/example.json"} {
 		c, err := Load(file)
 		if err != nil {
@@ -197,7 +197,7 @@ func TestDecodeEverything(t *testing.T) {
 		t.Errorf("pools =\n%+v\nwant\n%+v", c.Pools, wantPools)
 	}
 	wantRoutes := []RouteConfig{
-		{Host: "api.example.com", PathPrefix: "/v1/", Pool: "api"},
+		{Hosts: []string{"api.example.com"}, PathPrefix: "/v1/", Pool: "api"},
 		{PathPrefix: "/session", Pool: "sessions"},
 		{Pool: "default"},
 	}
@@ -301,7 +301,7 @@ routes:
   - {host: api.example, pool: api}
   - {pathPrefix: /, pool: default}
 `)
-	want = []RouteConfig{{Host: "api.example", Pool: "api"}, {PathPrefix: "/", Pool: "default"}}
+	want = []RouteConfig{{Hosts: []string{"api.example"}, Pool: "api"}, {PathPrefix: "/", Pool: "default"}}
 	if !reflect.DeepEqual(c.Routes, want) {
 		t.Errorf("routes = %+v, want %+v", c.Routes, want)
 	}
@@ -411,12 +411,12 @@ routes:
   - {pool: web}
 `)
 	want := []RouteConfig{
-		{Host: "api.example.com", PathPrefix: "/v1/", Pool: "api"},
-		{Host: "[2001:db8::1]", Pool: "api"},
-		{Host: "api.example.com", PathPrefix: "/v2/", Pool: "web"},
+		{Hosts: []string{"api.example.com"}, PathPrefix: "/v1/", Pool: "api"},
+		{Hosts: []string{"[2001:db8::1]"}, Pool: "api"},
+		{Hosts: []string{"api.example.com"}, PathPrefix: "/v2/", Pool: "web"},
 		{PathPrefix: "/v1", Pool: "web"},
-		{Host: "other.example", PathPrefix: "/v3", Pool: "1"},
-		{Host: "fqdn.example", Pool: "web"},
+		{Hosts: []string{"other.example"}, PathPrefix: "/v3", Pool: "1"},
+		{Hosts: []string{"fqdn.example"}, Pool: "web"},
 		{Pool: "web"},
 	}
 	if !reflect.DeepEqual(c.Routes, want) {
