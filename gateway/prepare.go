@@ -189,16 +189,11 @@ func (g *Gateway) prepare(ctx *fasthttp.RequestCtx, rt routed, expect bool) *exc
 }
 
 // rewriteTarget replaces the route's path prefix at the start of the
-// request's origin-form target with its rewritePrefix; the rest of the
-// path and the query pass byte for byte. A target that matched only once
-// normalised (percent-decoded, dot segments resolved) is rewritten from
-// its normalised form, as nginx does. scratch is reused and returned.
+// request's origin-form target with its rewritePrefix, as
+// [rewritePrefix] says. scratch is reused and returned.
 func rewriteTarget(ctx *fasthttp.RequestCtx, r *route, scratch []byte) []byte {
 	h := &ctx.Request.Header
-	out, ok := replacePrefix(scratch[:0], h.RequestURI(), r.prefix, r.rewrite)
-	if !ok {
-		out, ok = replacePrefix(scratch[:0], ctx.URI().RequestURI(), r.prefix, r.rewrite)
-	}
+	out, ok := rewritePrefix(scratch[:0], h.RequestURI(), ctx.URI().RequestURI, r.prefix, r.rewrite)
 	if ok {
 		h.SetRequestURIBytes(out)
 	}

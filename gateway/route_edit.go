@@ -58,6 +58,51 @@ func replacePrefix(dst, target, prefix, with []byte) (out []byte, ok bool) {
 	return append(append(dst, with...), target[len(prefix):]...), true
 }
 
+// rewritePrefix appends to dst the target with the route's prefix
+// replaced by with. target is the origin-form target as sent, normalized
+// the target with its path normalised (see [plainPath]), as routes
+// matched it. The target as sent is used, byte for byte, when its path
+// is plain and starts with prefix; otherwise the normalised one is, as
+// nginx does: a path as sent such as "/v2/../v2/x" or "/v2/%2e%2e/x"
+// must not reach the backend as "/new/../v2/x", outside the rewritten
+// prefix. normalized is called only then. ok is false when neither
+// starts with prefix.
+func rewritePrefix(dst, target []byte, normalized func() []byte, prefix, with []byte) ([]byte, bool) {
+	if plainPath(target) {
+		if out, ok := replacePrefix(dst, target, prefix, with); ok {
+			return out, true
+		}
+	}
+	return replacePrefix(dst, normalized(), prefix, with)
+}
+
+// plainPath reports whether the path of an origin-form target is what
+// normalising it would leave: no empty segment ("//"), no dot segment,
+// and no dot, slash or backslash percent-encoded.
+func plainPath(target []byte) bool {
+	if i := bytes.IndexByte(target, '?'); i >= 0 {
+		target = target[:i]
+	}
+	for i := 0; i < len(target); i++ {
+		switch target[i] {
+		case '/':
+			rest := target[i+1:]
+			if len(rest) > 0 && rest[0] == '/' ||
+				len(rest) > 0 && rest[0] == '.' && (len(rest) == 1 || rest[1] == '/' || rest[1] == '.' && (len(rest) == 2 || rest[2] == '/')) {
+				return false
+			}
+		case '%':
+			if i+2 < len(target) && target[i+1] == '2' && (target[i+2]|0x20 == 'e' || target[i+2]|0x20 == 'f') ||
+				i+2 < len(target) && target[i+1] == '5' && target[i+2]|0x20 == 'c' {
+				return false
+			}
+		case '\\':
+			return false
+		}
+	}
+	return true
+}
+
 // redirect is a compiled [config.RedirectConfig]: each part empty is the
 // request's own.
 type redirect struct {
@@ -84,13 +129,13 @@ func newRedirect(c *config.RedirectConfig, routePrefix []byte) *redirect {
 
 // location appends to dst the URL a request is redirected to. tls says
 // whether the request came over TLS, host is its Host header, target
-// its origin-form target as sent, and normalized the target with its
-// path normalised, used when the path as sent does not start with the
-// route's prefix but its normalised form matched. The scheme, host and
+// its origin-form target as sent, and normalized returns the target with
+// its path normalised, for a prefix replaced as [rewritePrefix] does.
+// The scheme, host and
 // port not set are the request's own; the port is dropped, though, when
 // the scheme changes, or when it is the new scheme's default port. The
 // query is kept.
-func (r *redirect) location(dst []byte, tls bool, host, target, normalized []byte) []byte {
+func (r *redirect) location(dst []byte, tls bool, host, target []byte, normalized func() []byte) []byte {
 	scheme := "http"
 	if tls {
 		scheme = "https"
@@ -118,10 +163,7 @@ func (r *redirect) location(dst []byte, tls bool, host, target, normalized []byt
 	if !r.hasPrefix {
 		return append(dst, target...)
 	}
-	if out, ok := replacePrefix(dst, target, r.routePrefix, r.prefix); ok {
-		return out
-	}
-	if out, ok := replacePrefix(dst, normalized, r.routePrefix, r.prefix); ok {
+	if out, ok := rewritePrefix(dst, target, normalized, r.routePrefix, r.prefix); ok {
 		return out
 	}
 	return append(dst, target...)

@@ -166,12 +166,8 @@ func (g *Gateway) redirect(ctx *fasthttp.RequestCtx, r *route) {
 	if len(target) == 0 || target[0] != '/' || bytes.IndexByte(target, '#') >= 0 {
 		target = originForm(nil, target) // absolute form, rare
 	}
-	var normalized []byte
-	if r.redirect.hasPrefix && !bytes.HasPrefix(target, r.prefix) {
-		normalized = ctx.URI().RequestURI()
-	}
 	bp := locationBuffers.Get().(*[]byte)
-	*bp = r.redirect.location((*bp)[:0], ctx.IsTLS(), h.Host(), target, normalized)
+	*bp = r.redirect.location((*bp)[:0], ctx.IsTLS(), h.Host(), target, ctx.URI().RequestURI)
 	ctx.Response.Header.SetBytesV(fasthttp.HeaderLocation, *bp)
 	locationBuffers.Put(bp)
 	g.reject(ctx, r, nil, r.redirect.code, "")
