@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -525,5 +527,79 @@ func TestRouteRateLimitTableBoundedEndToEnd(t *testing.T) {
 	held := g.current().routes.routes[0].limiter.clients()
 	if held != min(clients, rateShards*rateShardSize) {
 		t.Errorf("the table holds %d clients after %d, want %d", held, clients, min(clients, rateShards*rateShardSize))
+	}
+}
+
+func TestRouteVisibility(t *testing.T) {
+	a, b := startBackend(t, "a", nil), startBackend(t, "b", nil)
+	logPath := filepath.Join(t.TempDir(), "access.log")
+	g, base := startGateway(t, withAdmin(poolsABConfig(a.URL, b.URL, `  - name: api-v2
+    host: [api.example.com, "*.api.example.com"]
+    pathPrefix: /v2/
+    methods: [GET]
+    headers: {X-Canary: always}
+    rewritePrefix: /
+    pools: [{pool: a, weight: 95}, {pool: b, weight: 5}]
+    sticky: true
+    rateLimit: {requestsPerSecond: 0.5, burst: 1}
+  - {host: old.example.com, redirect: {scheme: https, host: new.example.com, code: 301}}
+  - {path: /exact, pool: b}
+  - {pool: a}
+`)+"accessLog: "+logPath+"\ntrustedProxies: [127.0.0.1]\n"))
+	send := func(host, path string, header http.Header) int {
+		req, _ := http.NewRequest("GET", base+path, nil)
+		req.Host = host
+		for k, v := range header {
+			req.Header[k] = v
+		}
+		resp, _ := roundTrip(t, req)
+		return resp.StatusCode
+	}
+	canary := http.Header{"X-Canary": {"always"}}
+	if send("api.example.com", "/v2/x", canary) != 200 || send("api.example.com", "/v2/x", canary) != 429 ||
+		send("old.example.com", "/", nil) != 301 || send("x", "/exact", nil) != 200 || send("x", "/", nil) != 200 {
+		t.Fatal("unexpected status")
+	}
+
+	want := []RouteStatus{
+		{Name: "api-v2", Hosts: []string{"api.example.com", "*.api.example.com"}, PathPrefix: "/v2/", Methods: []string{"GET"},
+			Headers: map[string]string{"X-Canary": "always"}, Action: ActionSplit,
+			Pools: []SplitStatus{{Pool: "a", Weight: 95}, {Pool: "b", Weight: 5}}, Sticky: true, RewritePrefix: "/",
+			RateLimit: &RateLimitStatus{RequestsPerSecond: 0.5, Burst: 1, Clients: 1}},
+		{Name: "routes[1]", Hosts: []string{"old.example.com"}, Action: ActionRedirect,
+			Redirect: &RedirectStatus{Scheme: "https", Host: "new.example.com", Code: 301}},
+		{Name: "routes[2]", Path: "/exact", Action: ActionPool, Pool: "b"},
+		{Name: "routes[3]", Action: ActionPool, Pool: "a"},
+	}
+	if got := adminStatus(t, g).Routes; !reflect.DeepEqual(got, want) {
+		t.Errorf("/status routes =\n%s\nwant\n%s", mustJSON(t, got), mustJSON(t, want))
+	}
+
+	_, metrics := adminGet(t, g, "/metrics")
+	for _, want := range []string{
+		`gateway_route_requests_total{code="200",route="api-v2"} 1`,
+		`gateway_route_requests_total{code="429",route="api-v2"} 1`,
+		`gateway_route_requests_total{code="301",route="routes[1]"} 1`,
+		`gateway_route_requests_total{code="200",route="routes[2]"} 1`,
+		`gateway_route_requests_total{code="200",route="routes[3]"} 1`,
+		`gateway_rate_limited_total{route="api-v2"} 1`,
+		`gateway_requests_total{backend="",code="301",pool=""} 1`,
+		`gateway_requests_total{backend="",code="429",pool=""} 1`,
+	} {
+		if !strings.Contains(metrics, want+"\n") {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(metrics, `gateway_rate_limited_total{route="routes[`) {
+		t.Error("a route without a rate limit has a gateway_rate_limited_total series")
+	}
+
+	var routes []string
+	for _, line := range accessLogLines(t, g, logPath) {
+		_, route, _ := strings.Cut(line, `,"route":`)
+		routes = append(routes, strings.Trim(route, `"}`))
+	}
+	if want := []string{"api-v2", "api-v2", "routes[1]", "routes[2]", "routes[3]"}; !slices.Equal(routes, want) {
+		t.Errorf("access log routes %q, want %q", routes, want)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -15,7 +16,8 @@ import (
 // WriteStatusTable renders body, the JSON of a [gateway.StatusReport] as
 // the admin endpoint /status answers it (see [Status]), to w as the tables
 // `gateway status` prints: a line about the generation, the last reload,
-// the config watcher's error when it fails, then each pool's backends.
+// the config watcher's error when it fails, the routes in match order,
+// then each pool's backends.
 func WriteStatusTable(w io.Writer, body io.Reader) error {
 	return writeStatusTable(w, body, time.Now())
 }
@@ -54,6 +56,15 @@ func writeStatusTable(w io.Writer, body io.Reader, now time.Time) error {
 		}
 		fmt.Fprintf(&out, " (changes are found by polling): %s\n", w.Error)
 	}
+	if len(r.Routes) > 0 {
+		out.WriteString("\nroutes\n")
+		tw := tabwriter.NewWriter(&out, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "ROUTE\tMATCHES\tACTION")
+		for _, rt := range r.Routes {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", orDash(rt.Name), orDash(routeMatches(rt)), orDash(routeAction(rt)))
+		}
+		tw.Flush()
+	}
 	for _, p := range r.Pools {
 		fmt.Fprintf(&out, "\npool %s (%s)\n", p.Name, p.Algorithm)
 		tw := tabwriter.NewWriter(&out, 0, 0, 2, ' ', 0)
@@ -67,6 +78,78 @@ func writeStatusTable(w io.Writer, body io.Reader, now time.Time) error {
 	}
 	_, err := io.WriteString(w, out.String())
 	return err
+}
+
+// routeMatches is the MATCHES column: what the route matches, "any"
+// for every request.
+func routeMatches(rt gateway.RouteStatus) string {
+	var parts []string
+	if len(rt.Hosts) > 0 {
+		parts = append(parts, "host "+strings.Join(rt.Hosts, ","))
+	}
+	if rt.PathPrefix != "" {
+		parts = append(parts, "prefix "+rt.PathPrefix)
+	}
+	if rt.Path != "" {
+		parts = append(parts, "path "+rt.Path)
+	}
+	if len(rt.Methods) > 0 {
+		parts = append(parts, "methods "+strings.Join(rt.Methods, ","))
+	}
+	var headers []string
+	for name, value := range rt.Headers {
+		headers = append(headers, name+"="+value)
+	}
+	if len(headers) > 0 {
+		slices.Sort(headers)
+		parts = append(parts, "headers "+strings.Join(headers, ","))
+	}
+	if len(parts) == 0 {
+		return "any"
+	}
+	return strings.Join(parts, " ")
+}
+
+// routeAction is the ACTION column: the pool, the split or the
+// redirect, with a rewrite and a rate limit.
+func routeAction(rt gateway.RouteStatus) string {
+	var s string
+	switch rt.Action {
+	case gateway.ActionSplit:
+		var parts []string
+		for _, p := range rt.Pools {
+			parts = append(parts, fmt.Sprintf("%s %d", p.Pool, p.Weight))
+		}
+		s = "split " + strings.Join(parts, ", ")
+		if rt.Sticky {
+			s += " (sticky)"
+		}
+	case gateway.ActionRedirect:
+		rd := rt.Redirect
+		s = fmt.Sprintf("redirect %d", rd.Code)
+		for _, part := range [][2]string{{"scheme", rd.Scheme}, {"host", rd.Host}, {"port", portText(rd.Port)}, {"prefix", rd.Prefix}} {
+			if part[1] != "" {
+				s += " " + part[0] + " " + part[1]
+			}
+		}
+	default:
+		s = "pool " + rt.Pool
+	}
+	if rt.RewritePrefix != "" {
+		s += ", rewrite to " + rt.RewritePrefix
+	}
+	if rl := rt.RateLimit; rl != nil {
+		s += fmt.Sprintf(", limit %g/s burst %d (%d clients)", rl.RequestsPerSecond, rl.Burst, rl.Clients)
+	}
+	return s
+}
+
+// portText is a port, or "" for none.
+func portText(port int) string {
+	if port == 0 {
+		return ""
+	}
+	return strconv.Itoa(port)
 }
 
 // backendState is the STATE column: up, down, or ejected with its end.

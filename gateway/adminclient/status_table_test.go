@@ -28,6 +28,16 @@ const statusJSON = `{
        "requests": 5, "failures": 3, "carried": false, "weight": 1}
     ]}
   ],
+  "routes": [
+    {"name": "api-v2", "hosts": ["api.example.com", "*.api.example.com"], "pathPrefix": "/v2/",
+     "methods": ["GET", "POST"], "headers": {"X-Canary": "always", "X-A": "b"}, "action": "split",
+     "pools": [{"pool": "web", "weight": 95}, {"pool": "api", "weight": 5}], "sticky": true,
+     "rewritePrefix": "/", "rateLimit": {"requestsPerSecond": 50, "burst": 100, "clients": 7}},
+    {"name": "old-site", "hosts": ["old.example.com"], "action": "redirect",
+     "redirect": {"scheme": "https", "host": "new.example.com", "code": 301}},
+    {"name": "routes[2]", "path": "/exact", "action": "pool", "pool": "api"},
+    {"name": "routes[3]", "action": "pool", "pool": "web"}
+  ],
   "ready": true,
   "lastReload": {"generation": 0, "hash": "abc", "trigger": "watch", "time": "2025-01-02T03:04:30Z",
                  "result": "rejected", "error": "gateway.yaml:3:5: pools.web: unknown key\ngateway.yaml:9:1: routes: no pool", "carried": 0, "added": 0, "removed": 0}
@@ -43,6 +53,13 @@ func TestWriteStatusTable(t *testing.T) {
 last reload: rejected by watch at 2025-01-02T03:04:30Z:
   gateway.yaml:3:5: pools.web: unknown key
   gateway.yaml:9:1: routes: no pool
+
+routes
+ROUTE      MATCHES                                                                                            ACTION
+api-v2     host api.example.com,*.api.example.com prefix /v2/ methods GET,POST headers X-A=b,X-Canary=always  split web 95, api 5 (sticky), rewrite to /, limit 50/s burst 100 (7 clients)
+old-site   host old.example.com                                                                               redirect 301 scheme https host new.example.com
+routes[2]  path /exact                                                                                        pool api
+routes[3]  any                                                                                                pool web
 
 pool web (round_robin)
 BACKEND               STATE  REASON      IN-FLIGHT  REQUESTS  FAILS  LAST-PROBE            CARRIED
@@ -67,7 +84,7 @@ func TestWriteStatusTableShowsWatcherFailure(t *testing.T) {
 	}
 	want := "  gateway.yaml:9:1: routes: no pool\n" +
 		"config watcher failing since 2025-01-02T03:04:40Z (changes are found by polling): reload: too many open files\n" +
-		"\npool web"
+		"\nroutes\n"
 	if !strings.Contains(out.String(), want) {
 		t.Errorf("got:\n%s\nwant it to contain:\n%s", out.String(), want)
 	}
