@@ -214,7 +214,9 @@ var configKeys = []string{
 	"url", "weight",
 	"enabled", "method", "path", "interval", "timeout", "healthyThreshold", "unhealthyThreshold", "expectStatus",
 	"maxFails", "window", "ejectFor", "on5xx",
-	"host", "pathPrefix", "pool",
+	"name", "host", "pathPrefix", "path", "methods", "headers", "rewritePrefix", "requestHeaders", "responseHeaders",
+	"set", "add", "remove", "pool", "pools", "sticky", "rateLimit", "requestsPerSecond", "burst",
+	"redirect", "scheme", "prefix", "code",
 }
 
 // TestExamplesShowEveryKey checks that every config key appears in some

@@ -69,7 +69,12 @@
 //
 // The public listener ([Gateway.Addr]) matches each request against the
 // routes in order, the first match winning, and answers 404 when none
-// matches. The route's pool picks a healthy backend with its algorithm,
+// matches; an index by exact host and wildcard suffix finds the candidate
+// routes without changing which one wins. A route may answer itself,
+// with a redirect or, past its per-client rate limit, with 429; it may
+// rewrite the path's prefix and edit headers both ways; and it sends to
+// one pool or splits its requests over several by weight. The pool picks
+// a healthy backend with its algorithm,
 // and the request goes to it over the backend's own scheme and address,
 // whatever target the client wrote, on a keep-alive connection of the
 // backend's pool. Its head goes out at once and its body streams while the
@@ -82,8 +87,9 @@
 // usably, with a reason that names no address.
 //
 // A request's way through the package follows its files: it is screened
-// (serve.go) and routed (route.go), its exchange is prepared
-// (prepare.go), a backend is picked and tried, failing over to the next,
+// (serve.go) and routed (route.go, with route_edit.go for rewrites,
+// header rules and redirects, split.go and rate_limit.go), its exchange
+// is prepared (prepare.go), a backend is picked and tried, failing over to the next,
 // in the one failover loop that proxied requests and upgrades share
 // (pick.go), in a round trip (roundtrip.go) over the backend's pooled
 // connections (upstream_conn.go), the response is relayed (relay.go, or

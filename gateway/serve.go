@@ -13,7 +13,7 @@ import (
 
 // serve is the public listener's request handler. A request's way through
 // the package follows its files: it is screened here and routed
-// (route.go), its exchange is prepared (prepare.go), a backend is picked
+// (route.go, split.go, rate_limit.go), its exchange is prepared (prepare.go), a backend is picked
 // and tried, failing over to the next (pick.go), in a round trip
 // (roundtrip.go) over the backend's connections (upstream_conn.go), the
 // response is relayed (relay.go, or tunnel.go after a 101), and the
