@@ -15,7 +15,8 @@ import (
 )
 
 // fuzzRoutes is the route table of FuzzRouteMatch, in match order: exact
-// hosts, wildcards, hosts listed together, paths, methods and headers,
+// hosts, wildcards, hosts listed together, prefixes and paths that the
+// index files by first segment and others, methods and headers,
 // with routes that share hosts so that the index must merge candidates
 // from several lists.
 var fuzzRoutes = []config.RouteConfig{
@@ -29,6 +30,8 @@ var fuzzRoutes = []config.RouteConfig{
 	{Name: "wild", Hosts: []string{"*.example.com"}},
 	{Name: "secure", Hosts: []string{"secure.example.com"}, PathPrefix: "/"},
 	{Name: "get", Methods: []string{"GET", "HEAD"}, PathPrefix: "/g"},
+	{Name: "exact-any", Path: "/e"},
+	{Name: "deep-any", PathPrefix: "/static/deep/", Methods: []string{"PUT"}},
 	{Name: "rest", PathPrefix: "/"},
 	{Name: "other", Hosts: []string{"other.example"}},
 }

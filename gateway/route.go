@@ -94,8 +94,9 @@ func (r *route) matches(req *routeRequest) bool {
 const maxRouteHost = 256
 
 // routeTable holds a generation's routes in match order, and an index
-// that finds, for a request's host, the routes that can match it without
-// looking at the others. The index only narrows the candidates: the
+// that finds, for a request's host (and for the routes without one, its
+// path's first segment), the routes that can match it without looking at
+// the others. The index only narrows the candidates: the
 // route that matches with the lowest position wins, as a scan of every
 // route in order would find.
 type routeTable struct {
@@ -104,9 +105,13 @@ type routeTable struct {
 	// (".example.com" for "*.example.com") the routes with that
 	// wildcard, and anyHost the routes without a host; each list in
 	// route order.
-	exact   map[string][]int32
-	wild    map[string][]int32
-	anyHost []int32
+	exact map[string][]int32
+	wild  map[string][]int32
+	// The routes without a host: bySegment lists by first path segment
+	// ("/api" for "/api/v1/" or the path "/api") those whose path or
+	// prefix names a whole first segment, and anyHost the others.
+	bySegment map[string][]int32
+	anyHost   []int32
 }
 
 // match returns the first route that matches req, or nil. It allocates
@@ -143,6 +148,11 @@ func (t *routeTable) match(req *routeRequest) *route {
 			}
 		}
 	}
+	if len(t.bySegment) > 0 {
+		if ids, ok := t.bySegment[string(firstSegment(req.path))]; ok {
+			best = t.first(ids, best, req)
+		}
+	}
 	best = t.first(t.anyHost, best, req)
 	if int(best) == len(t.routes) {
 		return nil
@@ -171,9 +181,10 @@ func (t *routeTable) first(ids []int32, best int32, req *routeRequest) int32 {
 // (see [split.continueFrom] and [rateLimiter.keeps]).
 func compileRoutes(cfgs []config.RouteConfig, poolNamed func(string) *pool, prev *routeTable) *routeTable {
 	t := &routeTable{
-		routes: make([]route, len(cfgs)),
-		exact:  make(map[string][]int32),
-		wild:   make(map[string][]int32),
+		routes:    make([]route, len(cfgs)),
+		exact:     make(map[string][]int32),
+		wild:      make(map[string][]int32),
+		bySegment: make(map[string][]int32),
 	}
 	var before map[string]*route
 	if prev != nil {
@@ -226,7 +237,11 @@ func compileRoutes(cfgs []config.RouteConfig, poolNamed func(string) *pool, prev
 		}
 		id := int32(i)
 		if len(rc.Hosts) == 0 {
-			t.anyHost = append(t.anyHost, id)
+			if seg, ok := routeSegment(rc); ok {
+				t.bySegment[seg] = append(t.bySegment[seg], id)
+			} else {
+				t.anyHost = append(t.anyHost, id)
+			}
 		}
 		for _, h := range rc.Hosts {
 			if suffix, ok := cutWildcard(h); ok {
@@ -237,6 +252,33 @@ func compileRoutes(cfgs []config.RouteConfig, poolNamed func(string) *pool, prev
 		}
 	}
 	return t
+}
+
+// firstSegment returns the first segment of a path, with its leading
+// slash: "/api" for "/api/v1" and for "/api".
+func firstSegment(path []byte) []byte {
+	if len(path) == 0 {
+		return path
+	}
+	if i := bytes.IndexByte(path[1:], '/'); i >= 0 {
+		return path[:i+1]
+	}
+	return path
+}
+
+// routeSegment returns the first path segment that every path rc matches
+// starts with, whole, and whether there is one: the first segment of an
+// exact path, or of a prefix that goes on past it ("/api" for "/api/"; a
+// prefix "/api" also matches "/apis", and so has none).
+func routeSegment(rc *config.RouteConfig) (string, bool) {
+	if rc.Path != "" {
+		return string(firstSegment([]byte(rc.Path))), true
+	}
+	seg := firstSegment([]byte(rc.PathPrefix))
+	if len(seg) > 0 && len(seg) < len(rc.PathPrefix) {
+		return string(seg), true
+	}
+	return "", false
 }
 
 // cutWildcard returns the suffix a wildcard host matches (".example.com"

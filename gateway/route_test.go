@@ -19,33 +19,39 @@ type countingHeader struct{ peeks int }
 
 func (c *countingHeader) Peek(string) []byte { c.peeks++; return []byte("yes") }
 
-// TestRouteIndexLooksOnlyAtCandidates checks that a request for an exact
-// host looks at the routes of that host and those for any host, not at
-// the routes of the other hosts: the cost of routing does not grow with
-// the number of exact-host routes.
+// TestRouteIndexLooksOnlyAtCandidates checks that a request looks at the
+// routes of its host and, of those for any host, the ones whose prefix
+// starts with its path's first segment, and not at the others: the cost
+// of routing does not grow with the number of exact-host routes, nor of
+// routes by first path segment.
 func TestRouteIndexLooksOnlyAtCandidates(t *testing.T) {
 	var routes []config.RouteConfig
 	cond := []config.HeaderField{{Name: "X-A", Value: "yes"}}
 	for i := range 1000 {
 		routes = append(routes, config.RouteConfig{Hosts: []string{fmt.Sprintf("h%d.example", i)}, Headers: cond})
 	}
+	for i := range 1000 {
+		routes = append(routes, config.RouteConfig{Name: fmt.Sprintf("s%d", i), PathPrefix: fmt.Sprintf("/s%d/", i), Headers: cond})
+	}
 	routes = append(routes,
 		config.RouteConfig{Hosts: []string{"*.wild.example"}, Headers: cond},
 		config.RouteConfig{Name: "any", Headers: cond})
 	table := routeTableOf(routes)
 	tests := []struct {
-		host      string
-		want      string
-		wantPeeks int
+		host, path string
+		want       string
+		wantPeeks  int
 	}{
-		{"h999.example", "routes[999]", 1},
-		{"H0.Example:80", "routes[0]", 1},
-		{"x.wild.example", "routes[1000]", 1},
-		{"nowhere.example", "any", 1},
+		{"h999.example", "/", "routes[999]", 1},
+		{"H0.Example:80", "/", "routes[0]", 1},
+		{"x.wild.example", "/", "routes[2000]", 1},
+		{"nowhere.example", "/s999/x", "s999", 1},
+		{"nowhere.example", "/s999", "any", 1},
+		{"nowhere.example", "/", "any", 1},
 	}
 	for _, tt := range tests {
 		h := &countingHeader{}
-		r := table.match(&routeRequest{host: []byte(tt.host), path: []byte("/"), method: []byte("GET"), header: h})
+		r := table.match(&routeRequest{host: []byte(tt.host), path: []byte(tt.path), method: []byte("GET"), header: h})
 		if r == nil || r.label != tt.want || h.peeks != tt.wantPeeks {
 			label := ""
 			if r != nil {
@@ -122,9 +128,9 @@ func TestRouteMatchDoesNotAllocate(t *testing.T) {
 }
 
 // BenchmarkRouteMatch measures matching a request that the last of 10,
-// 100 or 1000 routes matches: exact hosts and wildcards are found
-// through the index, in about the same time whatever their number; path
-// prefixes for any host are tried in order.
+// 100 or 1000 routes matches: exact hosts, wildcards and path prefixes
+// ("/service7/") are found through the index, in about the same time
+// whatever their number.
 func BenchmarkRouteMatch(b *testing.B) {
 	for _, kind := range []string{"exact", "wildcard", "prefix"} {
 		for _, n := range []int{10, 100, 1000} {
