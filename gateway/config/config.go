@@ -220,11 +220,6 @@ type HeaderRules struct {
 	Remove []string
 }
 
-// Empty reports whether the rules change nothing.
-func (r HeaderRules) Empty() bool {
-	return len(r.Set) == 0 && len(r.Add) == 0 && len(r.Remove) == 0
-}
-
 // PoolWeight is one pool of a split and its weight.
 type PoolWeight struct {
 	Pool   string

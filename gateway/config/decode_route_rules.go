@@ -12,6 +12,7 @@ import (
 
 // Bounds of a route's `rateLimit`.
 const (
+	minRequestsPerSecond = 0.001
 	maxRequestsPerSecond = 1_000_000
 	maxBurst             = 1_000_000
 )
@@ -259,8 +260,8 @@ func (d *decoder) rateLimit(n *yaml.Node, path string) (RateLimitConfig, bool) {
 	return r, ok
 }
 
-// rate decodes a number of requests a second: above 0, at most
-// [maxRequestsPerSecond].
+// rate decodes a number of requests a second, from
+// [minRequestsPerSecond] to [maxRequestsPerSecond].
 func (d *decoder) rate(n *yaml.Node, path string) (float64, bool) {
 	const expected = "a number of requests a second"
 	v := d.scalar(n, path, expected)
@@ -275,8 +276,8 @@ func (d *decoder) rate(n *yaml.Node, path string) (float64, bool) {
 	switch {
 	case err != nil || math.IsNaN(x) || math.IsInf(x, 0):
 		d.addf(n, path, "invalid number")
-	case x <= 0:
-		d.addf(n, path, "must be above 0")
+	case x < minRequestsPerSecond:
+		d.addf(n, path, "must be at least %g (one request in %g seconds)", minRequestsPerSecond, 1/minRequestsPerSecond)
 	case x > maxRequestsPerSecond:
 		d.addf(n, path, "must be at most %d", maxRequestsPerSecond)
 	default:

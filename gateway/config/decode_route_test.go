@@ -250,10 +250,11 @@ routes:
   - {name: g, pathPrefix: /g, rateLimit: {requestsPerSecond: 5, brust: 10}, pool: default}
   - {name: h, pathPrefix: /h, rateLimit: 5, pool: default}
   - {name: i, pathPrefix: /i, rateLimit: {requestsPerSecond: 1.5, burst: 2.5}, pool: default}
+  - {name: j, pathPrefix: /j, rateLimit: {requestsPerSecond: 0.0009}, pool: default}
 `, []wantProblem{
 		{"routes[0].rateLimit", "a route with rateLimit needs a name: its clients' buckets are kept by the name across reloads", "rateLimit", ""},
-		{"routes[1].rateLimit.requestsPerSecond", "must be above 0", "0}", "0}"},
-		{"routes[2].rateLimit.requestsPerSecond", "must be above 0", "-1", ""},
+		{"routes[1].rateLimit.requestsPerSecond", "must be at least 0.001 (one request in 1000 seconds)", "0}", "0}"},
+		{"routes[2].rateLimit.requestsPerSecond", "must be at least 0.001", "-1", ""},
 		{"routes[2].rateLimit.burst", "must be at least 1", "0}, pool: default}\n  - {name: d", "-"},
 		{"routes[3].rateLimit.requestsPerSecond", "missing; a rate limit needs a rate", "{burst: 10}", `{"burst": 10}`},
 		{"routes[4].rateLimit.requestsPerSecond", "expected a number of requests a second, got a string", `"5/s"`, `"5/s"`},
@@ -262,6 +263,7 @@ routes:
 		{"routes[6].rateLimit.brust", `did you mean "burst"?`, "brust", ""},
 		{"routes[7].rateLimit", "expected a mapping with requestsPerSecond and burst, got an integer", "5, pool", "5, \"pool"},
 		{"routes[8].rateLimit.burst", "expected an integer, got a number", "2.5", ""},
+		{"routes[9].rateLimit.requestsPerSecond", "must be at least 0.001", "0.0009", ""},
 	}},
 	// Unreachable routes, with methods, headers, wildcards and paths.
 	{"unreachable routes", `servers: [http://a]

@@ -48,7 +48,11 @@
 // the wrong type, null values, booleans not written as true or false, server
 // URLs with a path, query or user info, duplicate servers (two URLs with
 // the same [CanonicalURL] in one pool), routes to pools
-// that do not exist, and routes that an earlier route makes unreachable.
+// that do not exist, routes that an earlier route makes unreachable (its
+// hosts, path, methods and headers all covered), routes with none or more
+// than one of `pool`, `pools` and `redirect`, header rules that name a
+// header the gateway decides itself (hop-by-hop, Content-Length,
+// X-Forwarded-*), and a `rateLimit` on a route without a `name`.
 //
 // Decode does not stop at the first problem: it reports every one it finds,
 // sorted by position, up to 100 per file (then a last one saying how many
