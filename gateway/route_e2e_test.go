@@ -222,13 +222,14 @@ func TestRouteRedirects(t *testing.T) {
 	}
 }
 
-// splitCount sends n requests to base and counts the answers by backend.
-func splitCount(t *testing.T, base string, n int, header http.Header) map[string]int {
+// splitCount sends n requests for url with header and counts the
+// answers, which must be 200, by backend.
+func splitCount(t *testing.T, url string, n int, header http.Header) map[string]int {
 	t.Helper()
 	counts := map[string]int{}
 	client := &http.Client{}
 	for range n {
-		req, _ := http.NewRequest("GET", base+"/", nil)
+		req, _ := http.NewRequest("GET", url, nil)
 		for k, v := range header {
 			req.Header[k] = v
 		}
@@ -269,7 +270,7 @@ routes:
 func TestRouteSplitExact(t *testing.T) {
 	s, c := startBackend(t, "stable", nil), startBackend(t, "canary", nil)
 	g, base := startGateway(t, splitConfig(s.URL, c.URL, 95, 5, ""))
-	got := splitCount(t, base, 1000, nil)
+	got := splitCount(t, base+"/", 1000, nil)
 	if got["stable"] != 950 || got["canary"] != 50 {
 		t.Errorf("1000 requests split %v, want stable 950, canary 50", got)
 	}
@@ -288,7 +289,7 @@ func TestRouteSplitExact(t *testing.T) {
 	if n := after.pools[0].backends[0].served.Load(); n != 950 {
 		t.Errorf("stable's backend served %d after the reload, want 950", n)
 	}
-	got = splitCount(t, base, 100, nil)
+	got = splitCount(t, base+"/", 100, nil)
 	if got["stable"] != 75 || got["canary"] != 25 {
 		t.Errorf("100 requests split %v after the reload, want 75:25", got)
 	}
@@ -309,7 +310,7 @@ routes:
   - pools: [{pool: stable, weight: 1}, {pool: canary, weight: 1}]
 `, s.URL, down))
 	waitUntil(t, "the canary's backend to be marked down", func() bool { return !g.current().poolNamed("canary").anyHealthy() })
-	got := splitCount(t, base, 100, nil)
+	got := splitCount(t, base+"/", 100, nil)
 	if got["stable"] != 100 {
 		t.Errorf("with the canary pool down, 100 requests went %v, want all to stable", got)
 	}
@@ -322,7 +323,7 @@ func stickyAssignment(t *testing.T, base string, n int) []string {
 	out := make([]string, n)
 	for i := range n {
 		h := http.Header{"X-Forwarded-For": {fmt.Sprintf("198.51.%d.%d", i/256, i%256)}}
-		for name := range splitCount(t, base, 1, h) {
+		for name := range splitCount(t, base+"/", 1, h) {
 			out[i] = name
 		}
 	}
@@ -497,20 +498,10 @@ func TestRouteRateLimitTableBoundedEndToEnd(t *testing.T) {
 	if leakLong() {
 		clients = 1_000_000
 	}
-	c := &http.Client{}
 	start := time.Now()
 	for i := range clients {
-		req, _ := http.NewRequest("GET", base+"/limited", nil)
-		req.Header.Set("X-Forwarded-For", "10."+strconv.Itoa(i>>16&255)+"."+strconv.Itoa(i>>8&255)+"."+strconv.Itoa(i&255))
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("client %d: status %d", i, resp.StatusCode)
-		}
+		client := "10." + strconv.Itoa(i>>16&255) + "." + strconv.Itoa(i>>8&255) + "." + strconv.Itoa(i&255)
+		splitCount(t, base+"/limited", 1, http.Header{"X-Forwarded-For": {client}})
 	}
 	t.Logf("%d distinct clients in %v", clients, time.Since(start))
 	held := g.current().routes.routes[0].limiter.clients()

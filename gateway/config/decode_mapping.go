@@ -116,6 +116,20 @@ func (d *decoder) mergedEntries(n *yaml.Node, path string, merges int) []mapEntr
 	return nil
 }
 
+// sequence returns the list n resolves to, or reports that path expects
+// something else, described by expected, and returns nil.
+func (d *decoder) sequence(n *yaml.Node, path, expected string) *yaml.Node {
+	list := d.follow(n)
+	if list == nil {
+		return nil
+	}
+	if list.Kind != yaml.SequenceNode {
+		d.typeError(n, list, path, expected)
+		return nil
+	}
+	return list
+}
+
 // fields returns the entries of the mapping n by key, reporting every key
 // that is not among known. ok is false when n is not a mapping.
 func (d *decoder) fields(n *yaml.Node, path, expected string, known ...string) (f map[string]mapEntry, ok bool) {

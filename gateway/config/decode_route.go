@@ -233,12 +233,8 @@ func (d *decoder) poolName(n *yaml.Node, path string, names []string) (string, b
 
 // split decodes `pools`: a list of pools with weights.
 func (d *decoder) split(n *yaml.Node, path string, names []string) ([]PoolWeight, bool) {
-	list := d.follow(n)
+	list := d.sequence(n, path, "a list of {pool, weight}")
 	if list == nil {
-		return nil, false
-	}
-	if list.Kind != yaml.SequenceNode {
-		d.typeError(n, list, path, "a list of {pool, weight}")
 		return nil, false
 	}
 	if len(list.Content) == 0 {
@@ -290,40 +286,46 @@ func (d *decoder) split(n *yaml.Node, path string, names []string) ([]PoolWeight
 // and without a trailing dot. A lone "" matches every host, as no `host`
 // does.
 func (d *decoder) routeHosts(n *yaml.Node, path string) ([]string, bool) {
-	v := d.follow(n)
-	if v == nil {
-		return nil, false
-	}
-	if v.Kind != yaml.SequenceNode {
-		h, ok := d.routeHost(n, path)
-		if !ok || h == "" {
-			return nil, ok
-		}
-		return []string{h}, true
-	}
-	if len(v.Content) == 0 {
-		d.add(n, path, "", "empty; list at least one host, or leave host out to match every host")
-		return nil, false
-	}
+	items, paths, ok := d.oneOrList(n, path, "empty; list at least one host, or leave host out to match every host")
 	var out []string
-	ok := true
-	for i, item := range v.Content {
-		p := itemPath(path, i)
-		h, hostOK := d.routeHost(item, p)
+	for i, item := range items {
+		h, hostOK := d.routeHost(item, paths[i])
 		switch {
 		case !hostOK:
 			ok = false
+		case h == "" && len(items) == 1 && paths[0] == path:
 		case h == "":
-			d.add(item, p, "", "empty; a host in a list must be a name")
+			d.add(item, paths[i], "", "empty; a host in a list must be a name")
 			ok = false
 		case slices.Contains(out, h):
-			d.add(item, p, h, fmt.Sprintf("listed twice (as host[%d])", slices.Index(out, h)))
+			d.add(item, paths[i], h, fmt.Sprintf("listed twice (as host[%d])", slices.Index(out, h)))
 			ok = false
 		default:
 			out = append(out, h)
 		}
 	}
 	return out, ok
+}
+
+// oneOrList returns the values of n, a value or a list of them, with their
+// key paths; empty is the problem of an empty list.
+func (d *decoder) oneOrList(n *yaml.Node, path, empty string) ([]*yaml.Node, []string, bool) {
+	v := d.follow(n)
+	if v == nil {
+		return nil, nil, false
+	}
+	if v.Kind != yaml.SequenceNode {
+		return []*yaml.Node{n}, []string{path}, true
+	}
+	if len(v.Content) == 0 {
+		d.add(n, path, "", empty)
+		return nil, nil, false
+	}
+	paths := make([]string, len(v.Content))
+	for i := range paths {
+		paths[i] = itemPath(path, i)
+	}
+	return v.Content, paths, true
 }
 
 // routeHost decodes one host of a route.
@@ -439,21 +441,10 @@ func covers(a, b *RouteConfig) bool {
 // hostsCover reports whether the hosts a matches include all those b
 // matches; an empty list matches every host.
 func hostsCover(a, b []string) bool {
-	if len(a) == 0 {
-		return true
-	}
-	if len(b) == 0 {
-		return false
-	}
-	for _, hb := range b {
-		if !slices.ContainsFunc(a, func(ha string) bool {
-			suffix, wild := strings.CutPrefix(ha, "*")
-			return ha == hb || wild && strings.HasSuffix(hb, suffix)
-		}) {
-			return false
-		}
-	}
-	return true
+	return listCovers(a, b, func(ha, hb string) bool {
+		suffix, wild := strings.CutPrefix(ha, "*")
+		return ha == hb || wild && strings.HasSuffix(hb, suffix)
+	})
 }
 
 // pathCovers reports whether the paths a matches include all those b
@@ -472,14 +463,20 @@ func pathCovers(a, b *RouteConfig) bool {
 // methodsCover reports whether the methods a matches include all those b
 // matches; an empty list matches every method.
 func methodsCover(a, b []string) bool {
+	return listCovers(a, b, func(ma, mb string) bool { return ma == mb })
+}
+
+// listCovers reports whether a matcher list a, empty matching everything,
+// matches all that b matches: each item of b is covered by an item of a.
+func listCovers(a, b []string, covers func(a, b string) bool) bool {
 	if len(a) == 0 {
 		return true
 	}
 	if len(b) == 0 {
 		return false
 	}
-	for _, m := range b {
-		if !slices.Contains(a, m) {
+	for _, x := range b {
+		if !slices.ContainsFunc(a, func(y string) bool { return covers(y, x) }) {
 			return false
 		}
 	}

@@ -22,23 +22,8 @@ var redirectCodes = []int{301, 302, 303, 307, 308}
 
 // methods decodes `methods`: a method or a list of them.
 func (d *decoder) methods(n *yaml.Node, path string) ([]string, bool) {
-	v := d.follow(n)
-	if v == nil {
-		return nil, false
-	}
-	items, paths := []*yaml.Node{n}, []string{path}
-	if v.Kind == yaml.SequenceNode {
-		if len(v.Content) == 0 {
-			d.add(n, path, "", "empty; list at least one method, or leave methods out to match every method")
-			return nil, false
-		}
-		items, paths = v.Content, nil
-		for i := range items {
-			paths = append(paths, itemPath(path, i))
-		}
-	}
+	items, paths, ok := d.oneOrList(n, path, "empty; list at least one method, or leave methods out to match every method")
 	var out []string
-	ok := true
 	for i, item := range items {
 		m, isStr := d.str(item, paths[i])
 		switch {
@@ -187,12 +172,8 @@ func (d *decoder) headerRules(n *yaml.Node, path string, request bool) (HeaderRu
 
 // headerNames decodes `remove`: a list of header names.
 func (d *decoder) headerNames(n *yaml.Node, path string, check func(string) string) ([]string, bool) {
-	list := d.follow(n)
+	list := d.sequence(n, path, "a list of header names")
 	if list == nil {
-		return nil, false
-	}
-	if list.Kind != yaml.SequenceNode {
-		d.typeError(n, list, path, "a list of header names")
 		return nil, false
 	}
 	var out []string
