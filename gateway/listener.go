@@ -149,6 +149,12 @@ func (g *Gateway) serveError(ctx *fasthttp.RequestCtx, err error) {
 		status = fasthttp.StatusRequestEntityTooLarge
 	}
 	ctx.SetConnectionClose()
+	if handshakeFailed(ctx.Conn()) {
+		// Not a request: a TLS handshake that failed (or timed out) has
+		// nothing to answer on.
+		g.logger.Debug("TLS handshake failed", "client", ctx.RemoteAddr().String(), "error", err)
+		return
+	}
 	g.refuse(ctx, nil, status, fasthttp.StatusMessage(status)+"\n")
 	if status != fasthttp.StatusRequestTimeout {
 		closeLingering(ctx)

@@ -54,7 +54,7 @@ type metricsCollector struct{ m *metrics }
 func (c metricsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRequests, descDuration, descHealthy, descInFlight,
 		descFailures, descReloads, descLastReloadOK, descLastSuccess, descWatcherFailing, descWatcherFailures,
-		descGeneration, descUpgraded} {
+		descGeneration, descUpgraded, descCertExpiry, descCertReloadOK} {
 		ch <- d
 	}
 }
@@ -104,6 +104,7 @@ func (c metricsCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(descGeneration, prometheus.GaugeValue, float64(number))
 	ch <- prometheus.MustNewConstMetric(descUpgraded, prometheus.GaugeValue, float64(m.g.openTunnels()))
+	collectTLS(ch, m.g.tls.Load())
 }
 
 // collectRequests sends one gateway_requests_total series, labelled pool

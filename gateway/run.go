@@ -124,6 +124,8 @@ func Run(ctx context.Context, opts RunOptions) error {
 		OnRead: func(r FileRead) {
 			if r.Path == configPath {
 				g.reloadRead(opts.Config, r)
+			} else {
+				g.certificateRead(r)
 			}
 			w.Watch(g.watchedPaths(configPath)...)
 		},
@@ -187,10 +189,13 @@ wait:
 }
 
 // watchedPaths returns the files whose changes reload the gateway: the
-// config file. Files that the running config names join it when the config
-// gets keys that name files.
+// config file, and every TLS file the running config names.
 func (g *Gateway) watchedPaths(configPath string) []string {
-	return []string{configPath}
+	paths := []string{configPath}
+	if st := g.tls.Load(); st != nil {
+		paths = append(paths, st.files()...)
+	}
+	return paths
 }
 
 // reloadRead takes what the watcher read at the config file, named source

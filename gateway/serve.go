@@ -86,8 +86,8 @@ func (p *pendingExchange) Close() error {
 // admit screens a request and routes it. It returns the generation and
 // the pool to send the request to, or answers it itself and returns a nil
 // pool: 503 before any config, 400 for what [smuggled] and [screen]
-// refuse, 404 when no route matches, 413 for a Content-Length over
-// maxBodySize.
+// refuse, 308 to https on the plain listener with tls.redirectHTTP, 404
+// when no route matches, 413 for a Content-Length over maxBodySize.
 func (g *Gateway) admit(ctx *fasthttp.RequestCtx) (*generation, *pool) {
 	gen := g.gen.Load()
 	if gen == nil {
@@ -103,6 +103,10 @@ func (g *Gateway) admit(ctx *fasthttp.RequestCtx) (*generation, *pool) {
 	if status, reason := screen(ctx); status != 0 {
 		ctx.SetConnectionClose()
 		g.reject(ctx, nil, status, reason)
+		return nil, nil
+	}
+	if redirectsToHTTPS(ctx, gen.cfg) {
+		g.redirectToHTTPS(ctx)
 		return nil, nil
 	}
 	p := gen.match(h.Host(), ctx.Path())

@@ -93,3 +93,12 @@ func (c *Config) Problem(path, message string) Problem {
 	}
 	return p
 }
+
+// NamesFile reports whether the key at path (such as
+// "pools.api.tls.caFile") is written in the config's source and names a
+// file: for a pool's setting, whether the pool sets it itself rather than
+// taking it from `backendTLS`.
+func (c *Config) NamesFile(path string) bool {
+	_, ok := c.keys[path]
+	return ok
+}
