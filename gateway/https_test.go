@@ -1,9 +1,11 @@
 package gateway
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -60,4 +62,221 @@ func TestHTTPSProxies(t *testing.T) {
 		t.Errorf("ALPN chose %q, want http/1.1", p)
 	}
 	noBackendFailed(t, g)
+}
+
+// TestHTTPSCertificateBySNI serves three certificates, ECDSA and RSA, one
+// of them a wildcard, and checks which one each server name gets: an
+// exact DNS name first, then a one-label wildcard, else the first.
+func TestHTTPSCertificateBySNI(t *testing.T) {
+	ca := newTestCA(t, "sni")
+	dir := t.TempDir()
+	first := ca.issue(t, "ecdsa", time.Time{}, "first.example", "www.first.example")
+	wild := ca.issue(t, "rsa", time.Time{}, "*.wild.example")
+	exact := ca.issue(t, "ecdsa", time.Time{}, "a.wild.example", "other.test")
+	c1, k1 := first.write(t, dir, "first")
+	c2, k2 := wild.write(t, dir, "wild")
+	c3, k3 := exact.write(t, dir, "exact")
+	b := startBackend(t, "b", nil)
+	g, _ := startGateway(t, tlsGatewayConfig(b.URL, "", "", c1, k1, c2, k2, c3, k3))
+	for _, tt := range []struct {
+		sni  string
+		want issued
+	}{
+		{"first.example", first},
+		{"www.first.example", first},
+		{"a.wild.example", exact}, // the exact name wins over the wildcard listed before it
+		{"b.wild.example", wild},
+		{"B.Wild.Example", wild},
+		{"other.test", exact},
+		{"deep.b.wild.example", first}, // a wildcard covers one label only
+		{"wild.example", first},
+		{"unknown.example", first},
+		{"", first}, // no SNI
+	} {
+		// Unverified, since the first certificate does not name every
+		// server name asked for: what counts is what was sent.
+		c, err := handshake(g.TLSAddr(), tt.sni, ca.roots, func(c *tls.Config) { c.InsecureSkipVerify = true })
+		if err != nil {
+			t.Fatalf("handshake for %q: %v", tt.sni, err)
+		}
+		if got := c.ConnectionState().PeerCertificates[0]; !got.Equal(tt.want.leaf) {
+			t.Errorf("SNI %q got the certificate of %v, want that of %v", tt.sni, got.DNSNames, tt.want.leaf.DNSNames)
+		}
+		c.Close()
+	}
+	// Two certificates for one name, ECDSA first: a client that takes RSA
+	// only gets the RSA one.
+	dualEC, dualRSA := ca.issue(t, "ecdsa", time.Time{}, "dual.example"), ca.issue(t, "rsa", time.Time{}, "dual.example")
+	c4, k4 := dualEC.write(t, dir, "dual-ec")
+	c5, k5 := dualRSA.write(t, dir, "dual-rsa")
+	reloadOK(t, g, tlsGatewayConfig(b.URL, "", "", c1, k1, c2, k2, c3, k3, c4, k4, c5, k5))
+	if got := servedLeaf(t, g.TLSAddr(), "dual.example", ca.roots); !got.Equal(dualEC.leaf) {
+		t.Errorf("dual.example got %v, want the ECDSA certificate", got.PublicKeyAlgorithm)
+	}
+	rsaOnly := func(c *tls.Config) {
+		c.MaxVersion = tls.VersionTLS12
+		c.CipherSuites = []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}
+	}
+	rc, err := handshake(g.TLSAddr(), "dual.example", ca.roots, rsaOnly)
+	if err != nil {
+		t.Fatalf("RSA-only handshake for dual.example: %v", err)
+	}
+	if got := rc.ConnectionState().PeerCertificates[0]; !got.Equal(dualRSA.leaf) {
+		t.Errorf("an RSA-only client got %v, want the RSA certificate", got.PublicKeyAlgorithm)
+	}
+	rc.Close()
+
+	// The RSA wildcard verifies, through the intermediate.
+	if got := servedLeaf(t, g.TLSAddr(), "c.wild.example", ca.roots); !got.Equal(wild.leaf) {
+		t.Errorf("verified handshake for c.wild.example got %v", got.DNSNames)
+	}
+}
+
+// TestHTTPSClientCertificates checks clientCA with each clientAuth: a
+// client certificate the CA signed is required, or verified when given;
+// one another CA signed is refused either way.
+func TestHTTPSClientCertificates(t *testing.T) {
+	ca, clients, strangers := newTestCA(t, "server"), newTestCA(t, "clients"), newTestCA(t, "strangers")
+	dir := t.TempDir()
+	certFile, keyFile := ca.issue(t, "ecdsa", time.Time{}, "gw.example").write(t, dir, "gw")
+	clientCA := clients.writeRoot(t, dir, "clients.pem")
+	good, bad := clients.issue(t, "ecdsa", time.Time{}, "alice"), strangers.issue(t, "rsa", time.Time{}, "mallory")
+	b := startBackend(t, "b", nil)
+	// withCert sends c whatever CAs the server names as acceptable.
+	withCert := func(c issued) func(*tls.Config) {
+		cert := c.tlsCert(t)
+		return func(cfg *tls.Config) {
+			cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }
+		}
+	}
+	// request sends one request over a new TLS connection and returns the
+	// status, or the error of the handshake or of the request.
+	request := func(addr string, change func(*tls.Config)) (int, error) {
+		c, err := handshake(addr, "gw.example", ca.roots, change)
+		if err != nil {
+			return 0, err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: gw.example\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			return 0, err // TLS 1.3 reports a refused certificate here
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	for _, tt := range []struct {
+		auth                   string
+		none, signed, stranger bool // whether each client is served
+	}{
+		{"", false, true, false}, // require is the default
+		{"  clientAuth: require\n", false, true, false},
+		{"  clientAuth: verify-if-given\n", true, true, false},
+	} {
+		name := strings.TrimSpace(tt.auth)
+		if name == "" {
+			name = "default"
+		}
+		t.Run(name, func(t *testing.T) {
+			g, _ := startGateway(t, tlsGatewayConfig(b.URL, "  clientCA: "+clientCA+"\n"+tt.auth, "", certFile, keyFile))
+			for _, c := range []struct {
+				name   string
+				change func(*tls.Config)
+				served bool
+			}{
+				{"no certificate", nil, tt.none},
+				{"a certificate of the client CA", withCert(good), tt.signed},
+				{"a certificate of another CA", withCert(bad), tt.stranger},
+			} {
+				status, err := request(g.TLSAddr(), c.change)
+				if c.served && (err != nil || status != 200) {
+					t.Errorf("%s: %d, %v; want 200", c.name, status, err)
+				}
+				if !c.served && err == nil {
+					t.Errorf("%s: answered %d; want the handshake refused", c.name, status)
+				}
+			}
+		})
+	}
+}
+
+// TestHTTPSMinVersion checks that minVersion 1.3 refuses TLS 1.2 clients,
+// and that 1.2, the default, takes them.
+func TestHTTPSMinVersion(t *testing.T) {
+	ca := newTestCA(t, "version")
+	certFile, keyFile := ca.issue(t, "ecdsa", time.Time{}, "gw.example").write(t, t.TempDir(), "gw")
+	b := startBackend(t, "b", nil)
+	tls12 := func(c *tls.Config) { c.MaxVersion = tls.VersionTLS12 }
+	g, _ := startGateway(t, tlsGatewayConfig(b.URL, "", "", certFile, keyFile))
+	c, err := handshake(g.TLSAddr(), "gw.example", ca.roots, tls12)
+	if err != nil {
+		t.Fatalf("TLS 1.2 under the default minVersion: %v", err)
+	}
+	c.Close()
+	reloadOK(t, g, tlsGatewayConfig(b.URL, "  minVersion: \"1.3\"\n", "", certFile, keyFile))
+	if c, err := handshake(g.TLSAddr(), "gw.example", ca.roots, tls12); err == nil {
+		c.Close()
+		t.Fatal("TLS 1.2 under minVersion 1.3: the handshake succeeded")
+	}
+	c, err = handshake(g.TLSAddr(), "gw.example", ca.roots, nil)
+	if err != nil || c.ConnectionState().Version != tls.VersionTLS13 {
+		t.Fatalf("TLS 1.3 under minVersion 1.3: %v", err)
+	}
+	c.Close()
+}
+
+// TestHTTPSRedirect checks redirectHTTP: every request of the plain
+// listener gets 308 to the same host, path and query over https, on the
+// HTTPS listener's port, but for ACME HTTP-01 challenges, which are
+// proxied; requests over TLS are proxied.
+func TestHTTPSRedirect(t *testing.T) {
+	ca := newTestCA(t, "redirect")
+	certFile, keyFile := ca.issue(t, "ecdsa", time.Time{}, "gw.example").write(t, t.TempDir(), "gw")
+	b := startBackend(t, "b", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "proxied "+r.RequestURI) })
+	g, base := startGateway(t, tlsGatewayConfig(b.URL, "  redirectHTTP: true\n", "accessLog: "+t.TempDir()+"/a.log\n", certFile, keyFile))
+	_, port, _ := net.SplitHostPort(g.TLSAddr())
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, tt := range []struct{ method, host, target, want string }{
+		{"GET", "gw.example", "/a/b?c=d&e=%2F", "https://gw.example:" + port + "/a/b?c=d&e=%2F"},
+		{"POST", "gw.example:8080", "/form", "https://gw.example:" + port + "/form"},
+		{"HEAD", "[::1]:8080", "/", "https://[::1]:" + port + "/"},
+		{"GET", "gw.example", "/.well-known/acme-challengeX", "https://gw.example:" + port + "/.well-known/acme-challengeX"},
+	} {
+		req, _ := http.NewRequest(tt.method, base+tt.target, strings.NewReader(""))
+		if tt.method == "POST" {
+			req.Body = io.NopCloser(strings.NewReader("field=1"))
+			req.ContentLength = 7
+		}
+		req.Host = tt.host
+		resp, err := noFollow.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := readAll(t, resp)
+		if resp.StatusCode != http.StatusPermanentRedirect || resp.Header.Get("Location") != tt.want {
+			t.Errorf("%s %s (Host %s): %d Location %q, want 308 %q", tt.method, tt.target, tt.host, resp.StatusCode, resp.Header.Get("Location"), tt.want)
+		}
+		if body != "" {
+			t.Errorf("%s %s: a body %q", tt.method, tt.target, body)
+		}
+	}
+	// An absolute-form target keeps its path and query.
+	c, err := net.Dial("tcp", g.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET http://gw.example/x?y HTTP/1.1\r\nHost: ignored\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != 308 || resp.Header.Get("Location") != "https://gw.example:"+port+"/x?y" {
+		t.Errorf("absolute-form target: %v, %v", resp, err)
+	}
+	// ACME HTTP-01 challenges go through.
+	if status, body := get(t, noFollow, base+"/.well-known/acme-challenge/token123"); status != 200 || body != "proxied /.well-known/acme-challenge/token123" {
+		t.Errorf("ACME challenge: %d %q, want it proxied", status, body)
+	}
+	if status, body := get(t, httpsClient(ca.roots, "gw.example"), "https://"+g.TLSAddr()+"/a"); status != 200 || body != "proxied /a" {
+		t.Errorf("over TLS: %d %q, want it proxied", status, body)
+	}
 }
