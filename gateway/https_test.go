@@ -280,3 +280,106 @@ func TestHTTPSRedirect(t *testing.T) {
 		t.Errorf("over TLS: %d %q, want it proxied", status, body)
 	}
 }
+
+// TestHTTPSDataPath runs what the data path does beyond a plain GET over
+// TLS: a response streamed event by event, an early answer to an upload
+// the client goes on sending (read, not reset, thanks to the lingering
+// close), a WebSocket-style tunnel, and the connection cap, over which a
+// TLS connection is closed without an answer it could not read.
+func TestHTTPSDataPath(t *testing.T) {
+	ca := newTestCA(t, "datapath")
+	certFile, keyFile := ca.issue(t, "ecdsa", time.Time{}, "gw.example").write(t, t.TempDir(), "gw")
+	release := make(chan struct{})
+	b := startBackend(t, "b", func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/events":
+			w.Header().Set("Content-Type", "text/event-stream")
+			io.WriteString(w, "data: one\n\n")
+			w.(http.Flusher).Flush()
+			<-release
+			io.WriteString(w, "data: two\n\n")
+		case "/upload":
+			w.Header().Set("Connection", "close")
+			http.Error(w, "too large", http.StatusRequestEntityTooLarge)
+		case "/ws":
+			upgradeHandler(echo)(w, r)
+		}
+	})
+	g, _ := startGateway(t, tlsGatewayConfig(b.URL, "", "maxConnections: 3\n", certFile, keyFile))
+
+	t.Run("event stream", func(t *testing.T) {
+		resp, err := httpsClient(ca.roots, "gw.example").Get("https://" + g.TLSAddr() + "/events")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		br := bufio.NewReader(resp.Body)
+		if line, err := br.ReadString('\n'); err != nil || line != "data: one\n" {
+			t.Fatalf("first event before the stream ends: %q, %v", line, err)
+		}
+		close(release)
+		rest, _ := io.ReadAll(br)
+		if string(rest) != "\ndata: two\n\n" {
+			t.Fatalf("rest of the stream %q", rest)
+		}
+	})
+
+	t.Run("early answer to an upload", func(t *testing.T) {
+		k := openKeepAlive(t, g.TLSAddr(), "gw.example", ca)
+		const size = 20 << 20
+		k.c.SetDeadline(time.Now().Add(3 * lingerTime))
+		fmt.Fprintf(k.c, "POST /upload HTTP/1.1\r\nHost: gw.example\r\nContent-Length: %d\r\n\r\n", size)
+		chunk := []byte(strings.Repeat("u", 64<<10))
+		for sent := 0; sent < size; sent += len(chunk) {
+			if _, err := k.c.Write(chunk); err != nil {
+				t.Fatalf("the client could send %d of its %d bytes, then: %v; want the gateway to read them after answering", sent, size, err)
+			}
+		}
+		resp, err := http.ReadResponse(k.br, nil)
+		if err != nil {
+			t.Fatalf("reading the answer after the upload: %v", err)
+		}
+		body, err := io.ReadAll(resp.Body) // until the gateway's close_notify
+		if err != nil || resp.StatusCode != http.StatusRequestEntityTooLarge || string(body) != "too large\n" {
+			t.Fatalf("got %d %q, %v; want the backend's 413 in full, then the end of the stream", resp.StatusCode, body, err)
+		}
+	})
+
+	t.Run("tunnel", func(t *testing.T) {
+		k := openKeepAlive(t, g.TLSAddr(), "gw.example", ca)
+		k.c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(k.c, "GET /ws HTTP/1.1\r\nHost: gw.example\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+		resp, err := http.ReadResponse(k.br, nil)
+		if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+			t.Fatalf("upgrade: %v, %v", resp, err)
+		}
+		io.WriteString(k.c, "ping over TLS")
+		buf := make([]byte, len("ping over TLS"))
+		if _, err := io.ReadFull(k.br, buf); err != nil || string(buf) != "ping over TLS" {
+			t.Fatalf("echo %q, %v", buf, err)
+		}
+	})
+
+	t.Run("over the cap", func(t *testing.T) {
+		waitUntil(t, "the earlier connections to close", func() bool { return g.public.limit.open.Load() <= 1 })
+		var held []*keepAlive
+		for len(held) < 3 {
+			k := openKeepAlive(t, g.TLSAddr(), "gw.example", ca)
+			if status, _, err := k.get("/"); status != 200 || err != nil {
+				t.Fatalf("a connection under the cap: %d %v", status, err)
+			}
+			held = append(held, k)
+			if g.public.limit.open.Load() >= 3 {
+				break
+			}
+		}
+		c, err := handshake(g.TLSAddr(), "gw.example", ca.roots, nil)
+		if err == nil {
+			c.Close()
+			t.Fatal("a TLS connection over the cap got a handshake")
+		}
+		if n := g.metrics.unrouted.byCode[503].Load(); n != 0 {
+			t.Errorf("a refused TLS connection counted as %d answers 503; it got none", n)
+		}
+	})
+}
