@@ -12,9 +12,11 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gatewayhq/gateway/gateway/testcert"
 )
 
-// tlsBackend is an https backend whose certificate a test CA issued for
+// tlsBackend is an https backend whose certificate a test CA testcert.Cert for
 // api.internal only, which asks for a client certificate and names the
 // one it got in its answers.
 type tlsBackend struct {
@@ -24,10 +26,10 @@ type tlsBackend struct {
 
 // startTLSBackend starts a tlsBackend serving cert; clientCAs, when not
 // nil, is the CA whose client certificates it requires.
-func startTLSBackend(t *testing.T, cert issued, clientCAs *testCA) *tlsBackend {
+func startTLSBackend(t *testing.T, cert testcert.Cert, clientCAs *testcert.CA) *tlsBackend {
 	t.Helper()
 	b := &tlsBackend{}
-	c := cert.tlsCert(t)
+	c := cert.TLS(t)
 	b.cert.Store(&c)
 	b.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		client := "none"
@@ -39,7 +41,7 @@ func startTLSBackend(t *testing.T, cert issued, clientCAs *testCA) *tlsBackend {
 	b.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are what some tests are about
 	b.TLS = &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return b.cert.Load(), nil }}
 	if clientCAs != nil {
-		b.TLS.ClientCAs = clientCAs.roots
+		b.TLS.ClientCAs = clientCAs.Roots
 		b.TLS.ClientAuth = tls.RequireAndVerifyClientCert
 	}
 	b.StartTLS()
@@ -55,16 +57,16 @@ func backendTLSConfig(server, tlsKeys string) string {
 }
 
 // TestBackendTLS proxies to, and probes, an https backend whose
-// certificate a private CA issued for another name than its address, and
+// certificate a private CA testcert.Cert for another name than its address, and
 // which requires a client certificate: caFile, serverName and the client
 // certificate are each needed, and insecureSkipVerify does without the
 // first two.
 func TestBackendTLS(t *testing.T) {
-	serverCA, clientCA := newTestCA(t, "backends"), newTestCA(t, "gateway clients")
+	serverCA, clientCA := testcert.NewCA(t, "backends"), testcert.NewCA(t, "gateway clients")
 	dir := t.TempDir()
-	caFile := serverCA.writeRoot(t, dir, "backend-ca.pem")
-	certFile, keyFile := clientCA.issue(t, "ecdsa", time.Time{}, "gateway-client").write(t, dir, "client")
-	b := startTLSBackend(t, serverCA.issue(t, "rsa", time.Time{}, "api.internal"), clientCA)
+	caFile := serverCA.WriteRoot(t, dir, "backend-ca.pem")
+	certFile, keyFile := clientCA.Issue(t, testcert.ECDSA, time.Time{}, "gateway-client").Write(t, dir, "client")
+	b := startTLSBackend(t, serverCA.Issue(t, testcert.RSA, time.Time{}, "api.internal"), clientCA)
 	full := fmt.Sprintf("caFile: %s, serverName: api.internal, certFile: %s, keyFile: %s", caFile, certFile, keyFile)
 	for _, tt := range []struct {
 		name, tls string
@@ -97,11 +99,11 @@ func TestBackendTLS(t *testing.T) {
 // reload: the backend is carried with its health and counters, and gets
 // new connections; a reload that leaves them alone keeps its connections.
 func TestBackendTLSChangeKeepsHealth(t *testing.T) {
-	ca := newTestCA(t, "backends")
+	ca := testcert.NewCA(t, "backends")
 	dir := t.TempDir()
-	caFile := ca.writeRoot(t, dir, "ca.pem")
-	sameCA := ca.writeRoot(t, dir, "copy-of-ca.pem")
-	b := startTLSBackend(t, ca.issue(t, "ecdsa", time.Time{}, "api.internal"), nil)
+	caFile := ca.WriteRoot(t, dir, "ca.pem")
+	sameCA := ca.WriteRoot(t, dir, "copy-of-ca.pem")
+	b := startTLSBackend(t, ca.Issue(t, testcert.ECDSA, time.Time{}, "api.internal"), nil)
 	g, base := startGateway(t, backendTLSConfig(b.URL, "caFile: "+caFile+", serverName: api.internal"))
 	getN(t, &http.Client{}, base+"/", 3, "sni=api.internal client=none")
 	be := backendAt(t, g, "p", b.URL)
@@ -135,22 +137,22 @@ func TestBackendTLSChangeKeepsHealth(t *testing.T) {
 // the caFile holds that CA, and then reachable on new connections, its
 // health kept; the rotation is recorded with the file.
 func TestBackendCARotation(t *testing.T) {
-	oldCA, newCA := newTestCA(t, "old"), newTestCA(t, "new")
+	oldCA, newCA := testcert.NewCA(t, "old"), testcert.NewCA(t, "new")
 	dir := t.TempDir()
-	caFile := oldCA.writeRoot(t, dir, "ca.pem")
-	b := startTLSBackend(t, oldCA.issue(t, "ecdsa", time.Time{}, "api.internal"), nil)
+	caFile := oldCA.WriteRoot(t, dir, "ca.pem")
+	b := startTLSBackend(t, oldCA.Issue(t, testcert.ECDSA, time.Time{}, "api.internal"), nil)
 	r := startRun(t, backendTLSConfig(b.URL, "caFile: "+caFile+", serverName: api.internal"), RunOptions{Watch: true})
 	g, base := r.g, "http://"+r.g.Addr()
 	getN(t, &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}, base+"/", 1, "sni=api.internal client=none")
 	be := backendAt(t, g, "p", b.URL)
 
-	next := newCA.issue(t, "ecdsa", time.Time{}, "api.internal").tlsCert(t)
+	next := newCA.Issue(t, testcert.ECDSA, time.Time{}, "api.internal").TLS(t)
 	b.cert.Store(&next)
 	b.CloseClientConnections()
 	if status, _ := get(t, &http.Client{}, base+"/"); status != 502 {
 		t.Fatalf("a backend whose CA the gateway does not trust: %d, want 502", status)
 	}
-	writeFile(t, caFile, append(oldCA.rootPEM, newCA.rootPEM...))
+	testcert.WriteFile(t, caFile, append(oldCA.RootPEM, newCA.RootPEM...))
 	waitUntil(t, "the CA file's record", func() bool { return len(certificateRecords(g)) > 0 })
 	rec := certificateRecords(g)[0]
 	if rec.Result != ResultApplied || rec.File != caFile {
@@ -165,7 +167,7 @@ func TestBackendCARotation(t *testing.T) {
 	if v, _ := sampleValue(scrape(t, g), "gateway_tls_certificate_last_reload_successful", "certFile", caFile); v != 1 {
 		t.Errorf("gateway_tls_certificate_last_reload_successful{certFile=caFile} = %v, want 1", v)
 	}
-	writeFile(t, caFile, []byte("garbage"))
+	testcert.WriteFile(t, caFile, []byte("garbage"))
 	waitUntil(t, "the garbage CA file's record", func() bool { return len(certificateRecords(g)) > 1 })
 	if rec := certificateRecords(g)[1]; rec.Result != ResultRejected || !strings.Contains(rec.Error, "no PEM certificate") {
 		t.Fatalf("record %+v, want rejected", rec)

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/gatewayhq/gateway/gateway/config"
+
+	"github.com/gatewayhq/gateway/gateway/testcert"
 )
 
 // keepAlive is an HTTP/1.1 client connection over TLS that sends request
@@ -24,9 +26,9 @@ type keepAlive struct {
 }
 
 // openKeepAlive opens a keep-alive TLS connection to addr for serverName.
-func openKeepAlive(t *testing.T, addr, serverName string, ca *testCA) *keepAlive {
+func openKeepAlive(t *testing.T, addr, serverName string, ca *testcert.CA) *keepAlive {
 	t.Helper()
-	c, err := handshake(addr, serverName, ca.roots, nil)
+	c, err := handshake(addr, serverName, ca.Roots, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,11 +57,11 @@ func (k *keepAlive) get(path string) (int, string, error) {
 // started with, and new handshakes get the new settings. A new tls.listen
 // is bound before the config applies, and one in use rejects it.
 func TestHTTPSReloadKeepsSocket(t *testing.T) {
-	ca := newTestCA(t, "reload")
+	ca := testcert.NewCA(t, "reload")
 	dir := t.TempDir()
-	one, two := ca.issue(t, "ecdsa", time.Time{}, "gw.example"), ca.issue(t, "rsa", time.Time{}, "gw.example")
-	c1, k1 := one.write(t, dir, "one")
-	c2, k2 := two.write(t, dir, "two")
+	one, two := ca.Issue(t, testcert.ECDSA, time.Time{}, "gw.example"), ca.Issue(t, testcert.RSA, time.Time{}, "gw.example")
+	c1, k1 := one.Write(t, dir, "one")
+	c2, k2 := two.Write(t, dir, "two")
 	b := startBackend(t, "b", nil)
 	g, _ := startGateway(t, tlsGatewayConfig(b.URL, "", "", c1, k1))
 	sock, addr := g.secure.currentSocket(), g.TLSAddr()
@@ -72,7 +74,7 @@ func TestHTTPSReloadKeepsSocket(t *testing.T) {
 	if rec.Result != ResultApplied || g.secure.currentSocket() != sock || g.TLSAddr() != addr {
 		t.Fatalf("reload %+v moved the HTTPS socket", rec)
 	}
-	if got := servedLeaf(t, addr, "gw.example", ca.roots); !got.Equal(two.leaf) {
+	if got := servedLeaf(t, addr, "gw.example", ca.Roots); !got.Equal(two.Leaf) {
 		t.Error("a new handshake after the reload did not get the new certificate")
 	}
 	for i := range 3 {
@@ -80,7 +82,7 @@ func TestHTTPSReloadKeepsSocket(t *testing.T) {
 			t.Fatalf("request %d on the connection opened before: %d %v", i, status, err)
 		}
 	}
-	if got := held.c.ConnectionState().PeerCertificates[0]; !got.Equal(one.leaf) {
+	if got := held.c.ConnectionState().PeerCertificates[0]; !got.Equal(one.Leaf) {
 		t.Error("the connection opened before changed certificate")
 	}
 
@@ -95,7 +97,7 @@ func TestHTTPSReloadKeepsSocket(t *testing.T) {
 	if _, err := g.Load("test.yaml", []byte(moved), TriggerWatch); err == nil || !strings.Contains(err.Error(), "tls.listen") {
 		t.Fatalf("a tls.listen in use: %v, want it rejected naming tls.listen", err)
 	}
-	if g.TLSAddr() != addr || servedLeaf(t, addr, "gw.example", ca.roots) == nil {
+	if g.TLSAddr() != addr || servedLeaf(t, addr, "gw.example", ca.Roots) == nil {
 		t.Fatal("the HTTPS listener did not serve on after a rejected move")
 	}
 	free := closedAddr(t)
@@ -103,7 +105,7 @@ func TestHTTPSReloadKeepsSocket(t *testing.T) {
 	if g.TLSAddr() != free {
 		t.Fatalf("TLSAddr %q after the move, want %s", g.TLSAddr(), free)
 	}
-	if got := servedLeaf(t, free, "gw.example", ca.roots); !got.Equal(one.leaf) {
+	if got := servedLeaf(t, free, "gw.example", ca.Roots); !got.Equal(one.Leaf) {
 		t.Error("the new address does not serve the certificate")
 	}
 	if status, _, err := held.get("/"); status != 200 || err != nil {
@@ -117,7 +119,7 @@ func TestHTTPSReloadKeepsSocket(t *testing.T) {
 		t.Fatalf("TLSAddr %q without tls", g.TLSAddr())
 	}
 	reloadOK(t, g, tlsGatewayConfig(b.URL, "", "", c1, k1))
-	if servedLeaf(t, g.TLSAddr(), "gw.example", ca.roots) == nil {
+	if servedLeaf(t, g.TLSAddr(), "gw.example", ca.Roots) == nil {
 		t.Fatal("the HTTPS listener did not start again")
 	}
 }
@@ -127,15 +129,15 @@ func TestHTTPSReloadKeepsSocket(t *testing.T) {
 // running config serving on, and that CheckFiles, which `gateway
 // validate` uses, says the same, and warns of an expired certificate.
 func TestHTTPSFileProblems(t *testing.T) {
-	ca := newTestCA(t, "files")
+	ca := testcert.NewCA(t, "files")
 	dir := t.TempDir()
-	good, other := ca.issue(t, "ecdsa", time.Time{}, "a.example"), ca.issue(t, "ecdsa", time.Time{}, "b.example")
-	c1, k1 := good.write(t, dir, "good")
-	_, k2 := other.write(t, dir, "other")
+	good, other := ca.Issue(t, testcert.ECDSA, time.Time{}, "a.example"), ca.Issue(t, testcert.ECDSA, time.Time{}, "b.example")
+	c1, k1 := good.Write(t, dir, "good")
+	_, k2 := other.Write(t, dir, "other")
 	garbage := filepath.Join(dir, "garbage.pem")
-	writeFile(t, garbage, []byte("not PEM at all\n"))
-	expired := ca.issue(t, "ecdsa", time.Now().Add(-time.Minute), "old.example")
-	c3, k3 := expired.write(t, dir, "expired")
+	testcert.WriteFile(t, garbage, []byte("not PEM at all\n"))
+	expired := ca.Issue(t, testcert.ECDSA, time.Now().Add(-time.Minute), "old.example")
+	c3, k3 := expired.Write(t, dir, "expired")
 	missing := filepath.Join(dir, "missing.pem")
 	b := startBackend(t, "b", nil)
 	g, _ := startGateway(t, tlsGatewayConfig(b.URL, "", "", c1, k1))
@@ -166,7 +168,7 @@ func TestHTTPSFileProblems(t *testing.T) {
 			if !errors.As(err, &ce) || !strings.Contains(err.Error(), "test.yaml:") || !strings.Contains(err.Error(), tt.path+": ") {
 				t.Errorf("Apply: %v, want a config error naming %s", err, tt.path)
 			}
-			if got := servedLeaf(t, addr, "a.example", ca.roots); !got.Equal(good.leaf) {
+			if got := servedLeaf(t, addr, "a.example", ca.Roots); !got.Equal(good.Leaf) {
 				t.Error("the running certificate stopped serving")
 			}
 		})
@@ -182,12 +184,12 @@ func TestHTTPSFileProblems(t *testing.T) {
 	}
 	// An expired certificate is served all the same, as web servers do.
 	reloadOK(t, g, tlsGatewayConfig(b.URL, "", "", c1, k1, c3, k3))
-	c, err := handshake(addr, "old.example", ca.roots, func(c *tls.Config) { c.InsecureSkipVerify = true })
+	c, err := handshake(addr, "old.example", ca.Roots, func(c *tls.Config) { c.InsecureSkipVerify = true })
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.Close()
-	if !c.ConnectionState().PeerCertificates[0].Equal(expired.leaf) {
+	if !c.ConnectionState().PeerCertificates[0].Equal(expired.Leaf) {
 		t.Error("the expired certificate is not served")
 	}
 	if _, err := os.Stat(missing); err == nil {
@@ -200,8 +202,8 @@ func TestHTTPSFileProblems(t *testing.T) {
 // being served, and is cut off at clientHeaderTimeout. A handshake that
 // fails is no request: nothing is counted or logged as one.
 func TestHTTPSHandshakes(t *testing.T) {
-	ca := newTestCA(t, "handshakes")
-	certFile, keyFile := ca.issue(t, "ecdsa", time.Time{}, "gw.example").write(t, t.TempDir(), "gw")
+	ca := testcert.NewCA(t, "handshakes")
+	certFile, keyFile := ca.Issue(t, testcert.ECDSA, time.Time{}, "gw.example").Write(t, t.TempDir(), "gw")
 	b := startBackend(t, "b", nil)
 	logPath := filepath.Join(t.TempDir(), "access.log")
 	g, _ := startGateway(t, tlsGatewayConfig(b.URL, "", "clientHeaderTimeout: 1s\naccessLog: "+logPath+"\n", certFile, keyFile))
@@ -215,7 +217,7 @@ func TestHTTPSHandshakes(t *testing.T) {
 		silent[i] = c
 	}
 	start := time.Now()
-	if status, _ := get(t, httpsClient(ca.roots, "gw.example"), "https://"+g.TLSAddr()+"/"); status != 200 {
+	if status, _ := get(t, httpsClient(ca.Roots, "gw.example"), "https://"+g.TLSAddr()+"/"); status != 200 {
 		t.Fatalf("status %d beside silent connections", status)
 	}
 	if d := time.Since(start); d > 900*time.Millisecond {
@@ -235,7 +237,7 @@ func TestHTTPSHandshakes(t *testing.T) {
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	io.Copy(io.Discard, c)
 	c.Close()
-	if _, err := handshake(g.TLSAddr(), "gw.example", newTestCA(t, "other").roots, nil); err == nil {
+	if _, err := handshake(g.TLSAddr(), "gw.example", testcert.NewCA(t, "other").Roots, nil); err == nil {
 		t.Fatal("a handshake with a client that does not trust the chain succeeded")
 	}
 	// Shutting down waits for every connection, and writes the log out.

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatewayhq/gateway/gateway/testcert"
 )
 
 // TestHTTPSProxies serves an ECDSA certificate whose chain has an
@@ -18,9 +20,9 @@ import (
 // ones are, told apart by X-Forwarded-Proto, on keep-alive connections;
 // the plain listener goes on serving beside it.
 func TestHTTPSProxies(t *testing.T) {
-	ca := newTestCA(t, "proxy")
+	ca := testcert.NewCA(t, "proxy")
 	dir := t.TempDir()
-	certFile, keyFile := ca.issue(t, "ecdsa", time.Time{}, "gw.example", "127.0.0.1").write(t, dir, "gw")
+	certFile, keyFile := ca.Issue(t, testcert.ECDSA, time.Time{}, "gw.example", "127.0.0.1").Write(t, dir, "gw")
 	b := startBackend(t, "b", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%s %s %s %s", r.Host, r.RequestURI, r.Header.Get("X-Forwarded-Proto"), r.Header.Get("X-Forwarded-For"))
 	})
@@ -28,9 +30,9 @@ func TestHTTPSProxies(t *testing.T) {
 	if g.TLSAddr() == "" || g.TLSAddr() == g.Addr() {
 		t.Fatalf("TLSAddr %q beside Addr %q", g.TLSAddr(), g.Addr())
 	}
-	client := httpsClient(ca.roots, "gw.example")
+	client := httpsClient(ca.Roots, "gw.example")
 	conns := 0
-	trace := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.roots, ServerName: "gw.example"},
+	trace := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Roots, ServerName: "gw.example"},
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			conns++
 			return (&net.Dialer{}).DialContext(ctx, network, addr)
@@ -50,7 +52,7 @@ func TestHTTPSProxies(t *testing.T) {
 	}
 	// The chain holds the intermediate: a client that knows only the
 	// root verifies it.
-	c, err := handshake(g.TLSAddr(), "gw.example", ca.roots, nil)
+	c, err := handshake(g.TLSAddr(), "gw.example", ca.Roots, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,19 +70,19 @@ func TestHTTPSProxies(t *testing.T) {
 // of them a wildcard, and checks which one each server name gets: an
 // exact DNS name first, then a one-label wildcard, else the first.
 func TestHTTPSCertificateBySNI(t *testing.T) {
-	ca := newTestCA(t, "sni")
+	ca := testcert.NewCA(t, "sni")
 	dir := t.TempDir()
-	first := ca.issue(t, "ecdsa", time.Time{}, "first.example", "www.first.example")
-	wild := ca.issue(t, "rsa", time.Time{}, "*.wild.example")
-	exact := ca.issue(t, "ecdsa", time.Time{}, "a.wild.example", "other.test")
-	c1, k1 := first.write(t, dir, "first")
-	c2, k2 := wild.write(t, dir, "wild")
-	c3, k3 := exact.write(t, dir, "exact")
+	first := ca.Issue(t, testcert.ECDSA, time.Time{}, "first.example", "www.first.example")
+	wild := ca.Issue(t, testcert.RSA, time.Time{}, "*.wild.example")
+	exact := ca.Issue(t, testcert.ECDSA, time.Time{}, "a.wild.example", "other.test")
+	c1, k1 := first.Write(t, dir, "first")
+	c2, k2 := wild.Write(t, dir, "wild")
+	c3, k3 := exact.Write(t, dir, "exact")
 	b := startBackend(t, "b", nil)
 	g, _ := startGateway(t, tlsGatewayConfig(b.URL, "", "", c1, k1, c2, k2, c3, k3))
 	for _, tt := range []struct {
 		sni  string
-		want issued
+		want testcert.Cert
 	}{
 		{"first.example", first},
 		{"www.first.example", first},
@@ -95,39 +97,39 @@ func TestHTTPSCertificateBySNI(t *testing.T) {
 	} {
 		// Unverified, since the first certificate does not name every
 		// server name asked for: what counts is what was sent.
-		c, err := handshake(g.TLSAddr(), tt.sni, ca.roots, func(c *tls.Config) { c.InsecureSkipVerify = true })
+		c, err := handshake(g.TLSAddr(), tt.sni, ca.Roots, func(c *tls.Config) { c.InsecureSkipVerify = true })
 		if err != nil {
 			t.Fatalf("handshake for %q: %v", tt.sni, err)
 		}
-		if got := c.ConnectionState().PeerCertificates[0]; !got.Equal(tt.want.leaf) {
-			t.Errorf("SNI %q got the certificate of %v, want that of %v", tt.sni, got.DNSNames, tt.want.leaf.DNSNames)
+		if got := c.ConnectionState().PeerCertificates[0]; !got.Equal(tt.want.Leaf) {
+			t.Errorf("SNI %q got the certificate of %v, want that of %v", tt.sni, got.DNSNames, tt.want.Leaf.DNSNames)
 		}
 		c.Close()
 	}
 	// Two certificates for one name, ECDSA first: a client that takes RSA
 	// only gets the RSA one.
-	dualEC, dualRSA := ca.issue(t, "ecdsa", time.Time{}, "dual.example"), ca.issue(t, "rsa", time.Time{}, "dual.example")
-	c4, k4 := dualEC.write(t, dir, "dual-ec")
-	c5, k5 := dualRSA.write(t, dir, "dual-rsa")
+	dualEC, dualRSA := ca.Issue(t, testcert.ECDSA, time.Time{}, "dual.example"), ca.Issue(t, testcert.RSA, time.Time{}, "dual.example")
+	c4, k4 := dualEC.Write(t, dir, "dual-ec")
+	c5, k5 := dualRSA.Write(t, dir, "dual-rsa")
 	reloadOK(t, g, tlsGatewayConfig(b.URL, "", "", c1, k1, c2, k2, c3, k3, c4, k4, c5, k5))
-	if got := servedLeaf(t, g.TLSAddr(), "dual.example", ca.roots); !got.Equal(dualEC.leaf) {
+	if got := servedLeaf(t, g.TLSAddr(), "dual.example", ca.Roots); !got.Equal(dualEC.Leaf) {
 		t.Errorf("dual.example got %v, want the ECDSA certificate", got.PublicKeyAlgorithm)
 	}
 	rsaOnly := func(c *tls.Config) {
 		c.MaxVersion = tls.VersionTLS12
 		c.CipherSuites = []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}
 	}
-	rc, err := handshake(g.TLSAddr(), "dual.example", ca.roots, rsaOnly)
+	rc, err := handshake(g.TLSAddr(), "dual.example", ca.Roots, rsaOnly)
 	if err != nil {
 		t.Fatalf("RSA-only handshake for dual.example: %v", err)
 	}
-	if got := rc.ConnectionState().PeerCertificates[0]; !got.Equal(dualRSA.leaf) {
+	if got := rc.ConnectionState().PeerCertificates[0]; !got.Equal(dualRSA.Leaf) {
 		t.Errorf("an RSA-only client got %v, want the RSA certificate", got.PublicKeyAlgorithm)
 	}
 	rc.Close()
 
 	// The RSA wildcard verifies, through the intermediate.
-	if got := servedLeaf(t, g.TLSAddr(), "c.wild.example", ca.roots); !got.Equal(wild.leaf) {
+	if got := servedLeaf(t, g.TLSAddr(), "c.wild.example", ca.Roots); !got.Equal(wild.Leaf) {
 		t.Errorf("verified handshake for c.wild.example got %v", got.DNSNames)
 	}
 }
@@ -136,15 +138,15 @@ func TestHTTPSCertificateBySNI(t *testing.T) {
 // client certificate the CA signed is required, or verified when given;
 // one another CA signed is refused either way.
 func TestHTTPSClientCertificates(t *testing.T) {
-	ca, clients, strangers := newTestCA(t, "server"), newTestCA(t, "clients"), newTestCA(t, "strangers")
+	ca, clients, strangers := testcert.NewCA(t, "server"), testcert.NewCA(t, "clients"), testcert.NewCA(t, "strangers")
 	dir := t.TempDir()
-	certFile, keyFile := ca.issue(t, "ecdsa", time.Time{}, "gw.example").write(t, dir, "gw")
-	clientCA := clients.writeRoot(t, dir, "clients.pem")
-	good, bad := clients.issue(t, "ecdsa", time.Time{}, "alice"), strangers.issue(t, "rsa", time.Time{}, "mallory")
+	certFile, keyFile := ca.Issue(t, testcert.ECDSA, time.Time{}, "gw.example").Write(t, dir, "gw")
+	clientCA := clients.WriteRoot(t, dir, "clients.pem")
+	good, bad := clients.Issue(t, testcert.ECDSA, time.Time{}, "alice"), strangers.Issue(t, testcert.RSA, time.Time{}, "mallory")
 	b := startBackend(t, "b", nil)
 	// withCert sends c whatever CAs the server names as acceptable.
-	withCert := func(c issued) func(*tls.Config) {
-		cert := c.tlsCert(t)
+	withCert := func(c testcert.Cert) func(*tls.Config) {
+		cert := c.TLS(t)
 		return func(cfg *tls.Config) {
 			cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }
 		}
@@ -152,7 +154,7 @@ func TestHTTPSClientCertificates(t *testing.T) {
 	// request sends one request over a new TLS connection and returns the
 	// status, or the error of the handshake or of the request.
 	request := func(addr string, change func(*tls.Config)) (int, error) {
-		c, err := handshake(addr, "gw.example", ca.roots, change)
+		c, err := handshake(addr, "gw.example", ca.Roots, change)
 		if err != nil {
 			return 0, err
 		}
@@ -204,22 +206,22 @@ func TestHTTPSClientCertificates(t *testing.T) {
 // TestHTTPSMinVersion checks that minVersion 1.3 refuses TLS 1.2 clients,
 // and that 1.2, the default, takes them.
 func TestHTTPSMinVersion(t *testing.T) {
-	ca := newTestCA(t, "version")
-	certFile, keyFile := ca.issue(t, "ecdsa", time.Time{}, "gw.example").write(t, t.TempDir(), "gw")
+	ca := testcert.NewCA(t, "version")
+	certFile, keyFile := ca.Issue(t, testcert.ECDSA, time.Time{}, "gw.example").Write(t, t.TempDir(), "gw")
 	b := startBackend(t, "b", nil)
 	tls12 := func(c *tls.Config) { c.MaxVersion = tls.VersionTLS12 }
 	g, _ := startGateway(t, tlsGatewayConfig(b.URL, "", "", certFile, keyFile))
-	c, err := handshake(g.TLSAddr(), "gw.example", ca.roots, tls12)
+	c, err := handshake(g.TLSAddr(), "gw.example", ca.Roots, tls12)
 	if err != nil {
 		t.Fatalf("TLS 1.2 under the default minVersion: %v", err)
 	}
 	c.Close()
 	reloadOK(t, g, tlsGatewayConfig(b.URL, "  minVersion: \"1.3\"\n", "", certFile, keyFile))
-	if c, err := handshake(g.TLSAddr(), "gw.example", ca.roots, tls12); err == nil {
+	if c, err := handshake(g.TLSAddr(), "gw.example", ca.Roots, tls12); err == nil {
 		c.Close()
 		t.Fatal("TLS 1.2 under minVersion 1.3: the handshake succeeded")
 	}
-	c, err = handshake(g.TLSAddr(), "gw.example", ca.roots, nil)
+	c, err = handshake(g.TLSAddr(), "gw.example", ca.Roots, nil)
 	if err != nil || c.ConnectionState().Version != tls.VersionTLS13 {
 		t.Fatalf("TLS 1.3 under minVersion 1.3: %v", err)
 	}
@@ -231,8 +233,8 @@ func TestHTTPSMinVersion(t *testing.T) {
 // HTTPS listener's port, but for ACME HTTP-01 challenges, which are
 // proxied; requests over TLS are proxied.
 func TestHTTPSRedirect(t *testing.T) {
-	ca := newTestCA(t, "redirect")
-	certFile, keyFile := ca.issue(t, "ecdsa", time.Time{}, "gw.example").write(t, t.TempDir(), "gw")
+	ca := testcert.NewCA(t, "redirect")
+	certFile, keyFile := ca.Issue(t, testcert.ECDSA, time.Time{}, "gw.example").Write(t, t.TempDir(), "gw")
 	b := startBackend(t, "b", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "proxied "+r.RequestURI) })
 	g, base := startGateway(t, tlsGatewayConfig(b.URL, "  redirectHTTP: true\n", "accessLog: "+t.TempDir()+"/a.log\n", certFile, keyFile))
 	_, port, _ := net.SplitHostPort(g.TLSAddr())
@@ -276,7 +278,7 @@ func TestHTTPSRedirect(t *testing.T) {
 	if status, body := get(t, noFollow, base+"/.well-known/acme-challenge/token123"); status != 200 || body != "proxied /.well-known/acme-challenge/token123" {
 		t.Errorf("ACME challenge: %d %q, want it proxied", status, body)
 	}
-	if status, body := get(t, httpsClient(ca.roots, "gw.example"), "https://"+g.TLSAddr()+"/a"); status != 200 || body != "proxied /a" {
+	if status, body := get(t, httpsClient(ca.Roots, "gw.example"), "https://"+g.TLSAddr()+"/a"); status != 200 || body != "proxied /a" {
 		t.Errorf("over TLS: %d %q, want it proxied", status, body)
 	}
 }
@@ -287,8 +289,8 @@ func TestHTTPSRedirect(t *testing.T) {
 // close), a WebSocket-style tunnel, and the connection cap, over which a
 // TLS connection is closed without an answer it could not read.
 func TestHTTPSDataPath(t *testing.T) {
-	ca := newTestCA(t, "datapath")
-	certFile, keyFile := ca.issue(t, "ecdsa", time.Time{}, "gw.example").write(t, t.TempDir(), "gw")
+	ca := testcert.NewCA(t, "datapath")
+	certFile, keyFile := ca.Issue(t, testcert.ECDSA, time.Time{}, "gw.example").Write(t, t.TempDir(), "gw")
 	release := make(chan struct{})
 	b := startBackend(t, "b", func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -308,7 +310,7 @@ func TestHTTPSDataPath(t *testing.T) {
 	g, _ := startGateway(t, tlsGatewayConfig(b.URL, "", "maxConnections: 3\n", certFile, keyFile))
 
 	t.Run("event stream", func(t *testing.T) {
-		resp, err := httpsClient(ca.roots, "gw.example").Get("https://" + g.TLSAddr() + "/events")
+		resp, err := httpsClient(ca.Roots, "gw.example").Get("https://" + g.TLSAddr() + "/events")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -373,7 +375,7 @@ func TestHTTPSDataPath(t *testing.T) {
 				break
 			}
 		}
-		c, err := handshake(g.TLSAddr(), "gw.example", ca.roots, nil)
+		c, err := handshake(g.TLSAddr(), "gw.example", ca.Roots, nil)
 		if err == nil {
 			c.Close()
 			t.Fatal("a TLS connection over the cap got a handshake")

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gatewayhq/gateway/gateway/testcert"
 )
 
 // rotationTarget is how long a rotated certificate may take to reach new
@@ -27,7 +29,7 @@ type secretDir struct {
 }
 
 // newSecretDir lays out dir holding c.
-func newSecretDir(t *testing.T, dir string, c issued) *secretDir {
+func newSecretDir(t *testing.T, dir string, c testcert.Cert) *secretDir {
 	t.Helper()
 	s := &secretDir{dir: dir}
 	s.current = s.writeVersion(t, c)
@@ -39,18 +41,18 @@ func newSecretDir(t *testing.T, dir string, c issued) *secretDir {
 
 // writeVersion writes c into a new timestamped directory and returns its
 // name.
-func (s *secretDir) writeVersion(t *testing.T, c issued) string {
+func (s *secretDir) writeVersion(t *testing.T, c testcert.Cert) string {
 	t.Helper()
 	s.n++
 	name := fmt.Sprintf("..2026_12_01_00_00_%02d.%d", s.n%60, s.n)
 	must(t, os.Mkdir(filepath.Join(s.dir, name), 0o755))
-	writeFile(t, filepath.Join(s.dir, name, "tls.crt"), c.certPEM)
-	writeFile(t, filepath.Join(s.dir, name, "tls.key"), c.keyPEM)
+	testcert.WriteFile(t, filepath.Join(s.dir, name, "tls.crt"), c.CertPEM)
+	testcert.WriteFile(t, filepath.Join(s.dir, name, "tls.key"), c.KeyPEM)
 	return name
 }
 
 // swap updates the Secret to c as the kubelet does.
-func (s *secretDir) swap(t *testing.T, c issued) {
+func (s *secretDir) swap(t *testing.T, c testcert.Cert) {
 	t.Helper()
 	next := s.writeVersion(t, c)
 	tmp := filepath.Join(s.dir, "..data_tmp")
@@ -70,7 +72,7 @@ func (s *secretDir) paths() (string, string) {
 func renameInto(t *testing.T, path string, data []byte) {
 	t.Helper()
 	tmp := path + ".tmp"
-	writeFile(t, tmp, data)
+	testcert.WriteFile(t, tmp, data)
 	must(t, os.Rename(tmp, path))
 }
 
@@ -120,34 +122,34 @@ func tlsRunConfig(backend, certFile, keyFile string) string {
 // the old one; each rotation is recorded and counted, builds no
 // generation, and shows on /status and /metrics.
 func TestCertificateRotation(t *testing.T) {
-	ca := newTestCA(t, "rotation")
+	ca := testcert.NewCA(t, "rotation")
 	b := startBackend(t, "b", nil)
 	for _, tt := range []struct {
 		name   string
-		layout func(t *testing.T, dir string, c issued) (certFile, keyFile string, rotate func(issued))
+		layout func(t *testing.T, dir string, c testcert.Cert) (certFile, keyFile string, rotate func(testcert.Cert))
 	}{
-		{"in place", func(t *testing.T, dir string, c issued) (string, string, func(issued)) {
-			certFile, keyFile := c.write(t, dir, "tls")
-			return certFile, keyFile, func(n issued) {
-				writeFile(t, keyFile, n.keyPEM)
-				writeFile(t, certFile, n.certPEM)
+		{"in place", func(t *testing.T, dir string, c testcert.Cert) (string, string, func(testcert.Cert)) {
+			certFile, keyFile := c.Write(t, dir, "tls")
+			return certFile, keyFile, func(n testcert.Cert) {
+				testcert.WriteFile(t, keyFile, n.KeyPEM)
+				testcert.WriteFile(t, certFile, n.CertPEM)
 			}
 		}},
-		{"rename", func(t *testing.T, dir string, c issued) (string, string, func(issued)) {
-			certFile, keyFile := c.write(t, dir, "tls")
-			return certFile, keyFile, func(n issued) {
-				renameInto(t, keyFile, n.keyPEM)
-				renameInto(t, certFile, n.certPEM)
+		{"rename", func(t *testing.T, dir string, c testcert.Cert) (string, string, func(testcert.Cert)) {
+			certFile, keyFile := c.Write(t, dir, "tls")
+			return certFile, keyFile, func(n testcert.Cert) {
+				renameInto(t, keyFile, n.KeyPEM)
+				renameInto(t, certFile, n.CertPEM)
 			}
 		}},
-		{"secret swap", func(t *testing.T, dir string, c issued) (string, string, func(issued)) {
+		{"secret swap", func(t *testing.T, dir string, c testcert.Cert) (string, string, func(testcert.Cert)) {
 			s := newSecretDir(t, dir, c)
 			certFile, keyFile := s.paths()
-			return certFile, keyFile, func(n issued) { s.swap(t, n) }
+			return certFile, keyFile, func(n testcert.Cert) { s.swap(t, n) }
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			old, next := ca.issue(t, "ecdsa", time.Time{}, "gw.example"), ca.issue(t, "ecdsa", time.Now().Add(48*time.Hour), "gw.example")
+			old, next := ca.Issue(t, testcert.ECDSA, time.Time{}, "gw.example"), ca.Issue(t, testcert.ECDSA, time.Now().Add(48*time.Hour), "gw.example")
 			certFile, keyFile, rotate := tt.layout(t, t.TempDir(), old)
 			r := startRun(t, tlsRunConfig(b.URL, certFile, keyFile), RunOptions{Watch: true})
 			g := r.g
@@ -159,14 +161,14 @@ func TestCertificateRotation(t *testing.T) {
 
 			saved := time.Now()
 			rotate(next)
-			took := waitServed(t, g.TLSAddr(), ca.roots, next.leaf, saved)
+			took := waitServed(t, g.TLSAddr(), ca.Roots, next.Leaf, saved)
 			t.Logf("new handshakes got the new certificate %v after the save", took.Round(time.Millisecond))
 			for i := range 3 {
 				if status, _, err := held.get("/"); status != 200 || err != nil {
 					t.Fatalf("request %d on the connection opened before: %d %v", i, status, err)
 				}
 			}
-			if !held.c.ConnectionState().PeerCertificates[0].Equal(old.leaf) {
+			if !held.c.ConnectionState().PeerCertificates[0].Equal(old.Leaf) {
 				t.Error("the connection opened before changed certificate")
 			}
 
@@ -189,15 +191,15 @@ func TestCertificateRotation(t *testing.T) {
 			if v, ok := sampleValue(fams, "gateway_tls_certificate_last_reload_successful", "certFile", certFile); !ok || v != 1 {
 				t.Errorf("gateway_tls_certificate_last_reload_successful = %v, %v; want 1", v, ok)
 			}
-			if v, ok := sampleValue(fams, "gateway_tls_certificate_expiry_timestamp_seconds", "certFile", certFile, "subject", "CN=gw.example"); !ok || int64(v) != next.leaf.NotAfter.Unix() {
-				t.Errorf("gateway_tls_certificate_expiry_timestamp_seconds = %v, %v; want %d", v, ok, next.leaf.NotAfter.Unix())
+			if v, ok := sampleValue(fams, "gateway_tls_certificate_expiry_timestamp_seconds", "certFile", certFile, "subject", "CN=gw.example"); !ok || int64(v) != next.Leaf.NotAfter.Unix() {
+				t.Errorf("gateway_tls_certificate_expiry_timestamp_seconds = %v, %v; want %d", v, ok, next.Leaf.NotAfter.Unix())
 			}
 			if v, _ := sampleValue(fams, "gateway_config_last_reload_successful"); v != 1 {
 				t.Errorf("gateway_config_last_reload_successful = %v after a certificate reload", v)
 			}
 			status := adminStatus(t, g)
-			if len(status.Certificates) != 1 || status.Certificates[0].SHA256 != fingerprint(next.leaf) ||
-				!status.Certificates[0].NotAfter.Equal(next.leaf.NotAfter) || status.Certificates[0].Names[0] != "gw.example" {
+			if len(status.Certificates) != 1 || status.Certificates[0].SHA256 != fingerprint(next.Leaf) ||
+				!status.Certificates[0].NotAfter.Equal(next.Leaf.NotAfter) || status.Certificates[0].Names[0] != "gw.example" {
 				t.Errorf("/status certificates %+v, want the new one", status.Certificates)
 			}
 		})
@@ -217,11 +219,11 @@ func fingerprint(c *x509.Certificate) string {
 // (the moment between) and one applied, and no client ever sees the old
 // certificate again once it has seen the new one.
 func TestCertificateRotationRejected(t *testing.T) {
-	ca := newTestCA(t, "rejected")
+	ca := testcert.NewCA(t, "rejected")
 	b := startBackend(t, "b", nil)
 	dir := t.TempDir()
-	old, next := ca.issue(t, "ecdsa", time.Time{}, "gw.example"), ca.issue(t, "rsa", time.Time{}, "gw.example")
-	certFile, keyFile := old.write(t, dir, "tls")
+	old, next := ca.Issue(t, testcert.ECDSA, time.Time{}, "gw.example"), ca.Issue(t, testcert.RSA, time.Time{}, "gw.example")
+	certFile, keyFile := old.Write(t, dir, "tls")
 	r := startRun(t, tlsRunConfig(b.URL, certFile, keyFile), RunOptions{Watch: true})
 	g := r.g
 
@@ -240,7 +242,7 @@ func TestCertificateRotationRejected(t *testing.T) {
 			defer wg.Done()
 			for !stop.Load() {
 				start := time.Now().UnixNano()
-				c, err := handshake(g.TLSAddr(), "gw.example", ca.roots, nil)
+				c, err := handshake(g.TLSAddr(), "gw.example", ca.Roots, nil)
 				if err != nil {
 					failures.Add(1)
 					continue
@@ -249,7 +251,7 @@ func TestCertificateRotationRejected(t *testing.T) {
 				got := c.ConnectionState().PeerCertificates[0]
 				c.Close()
 				switch {
-				case got.Equal(next.leaf):
+				case got.Equal(next.Leaf):
 					firstNew.CompareAndSwap(0, time.Now().UnixNano())
 				case firstNew.Load() != 0 && start > firstNew.Load():
 					flaps.Add(1)
@@ -265,37 +267,37 @@ func TestCertificateRotationRejected(t *testing.T) {
 	reject := func(what, file string, data []byte, msg string) {
 		t.Helper()
 		n := len(certificateRecords(g))
-		writeFile(t, file, data)
+		testcert.WriteFile(t, file, data)
 		waitUntil(t, "the record of "+what, func() bool { return len(certificateRecords(g)) > n })
 		recs := certificateRecords(g)
 		if rec := recs[len(recs)-1]; rec.Result != ResultRejected || rec.File != file || !strings.Contains(rec.Error, msg) || rec.Generation != 0 {
 			t.Fatalf("%s: record %+v, want rejected naming %s and saying %q", what, rec, file, msg)
 		}
-		if got := servedLeaf(t, g.TLSAddr(), "gw.example", ca.roots); !got.Equal(old.leaf) {
+		if got := servedLeaf(t, g.TLSAddr(), "gw.example", ca.Roots); !got.Equal(old.Leaf) {
 			t.Fatalf("%s: the old certificate stopped serving", what)
 		}
 		if v, _ := sampleValue(scrape(t, g), "gateway_tls_certificate_last_reload_successful", "certFile", certFile); v != 0 {
 			t.Errorf("%s: gateway_tls_certificate_last_reload_successful = %v, want 0", what, v)
 		}
-		if s := adminStatus(t, g).Certificates; len(s) != 1 || !strings.Contains(s[0].ReloadError, msg) || s[0].SHA256 != fingerprint(old.leaf) {
+		if s := adminStatus(t, g).Certificates; len(s) != 1 || !strings.Contains(s[0].ReloadError, msg) || s[0].SHA256 != fingerprint(old.Leaf) {
 			t.Errorf("%s: /status certificates %+v, want the old one with the error", what, s)
 		}
 	}
-	reject("a key of another certificate", keyFile, next.keyPEM, "does not match")
+	reject("a key of another certificate", keyFile, next.KeyPEM, "does not match")
 	reject("garbage", keyFile, []byte("garbage\n"), "no usable private key")
-	reject("a half-written chain", certFile, old.certPEM[:len(old.certPEM)/2], "no PEM certificate")
+	reject("a half-written chain", certFile, old.CertPEM[:len(old.CertPEM)/2], "no PEM certificate")
 
 	// Saving the running content again is recorded as unchanged, which
 	// clears the failure.
 	n := len(certificateRecords(g))
-	writeFile(t, certFile, old.certPEM)
+	testcert.WriteFile(t, certFile, old.CertPEM)
 	waitUntil(t, "the record of the certificate saved back", func() bool { return len(certificateRecords(g)) > n })
 	if rec := certificateRecords(g)[n]; rec.Result != ResultRejected || rec.File != certFile {
 		// The key is still garbage: the pair cannot be used yet.
 		t.Fatalf("the certificate saved back beside a garbage key: %+v, want rejected", rec)
 	}
 	n = len(certificateRecords(g))
-	writeFile(t, keyFile, old.keyPEM)
+	testcert.WriteFile(t, keyFile, old.KeyPEM)
 	waitUntil(t, "the record of the key saved back", func() bool { return len(certificateRecords(g)) > n })
 	if rec := certificateRecords(g)[n]; rec.Result != ResultUnchanged || rec.Generation != g.current().number {
 		t.Fatalf("the running pair saved back: %+v, want unchanged", rec)
@@ -305,11 +307,11 @@ func TestCertificateRotationRejected(t *testing.T) {
 	}
 
 	// A tool that writes the key, then the certificate.
-	reject("the new key before the new certificate", keyFile, next.keyPEM, "does not match")
+	reject("the new key before the new certificate", keyFile, next.KeyPEM, "does not match")
 	n = len(certificateRecords(g))
 	saved := time.Now()
-	writeFile(t, certFile, next.certPEM)
-	took := waitServed(t, g.TLSAddr(), ca.roots, next.leaf, saved)
+	testcert.WriteFile(t, certFile, next.CertPEM)
+	took := waitServed(t, g.TLSAddr(), ca.Roots, next.Leaf, saved)
 	t.Logf("the pair completed by the certificate served %v after its save", took.Round(time.Millisecond))
 	waitUntil(t, "the record of the new certificate", func() bool { return len(certificateRecords(g)) > n })
 	if rec := certificateRecords(g)[n]; rec.Result != ResultApplied || rec.File != certFile {
@@ -337,10 +339,10 @@ func TestCertificateRotationUnderHandshakes(t *testing.T) {
 	if os.Getenv("GATEWAY_LONG") != "" {
 		rotations = 500
 	}
-	ca := newTestCA(t, "hammer")
-	certs := make([]issued, rotations+1)
+	ca := testcert.NewCA(t, "hammer")
+	certs := make([]testcert.Cert, rotations+1)
 	for i := range certs {
-		certs[i] = ca.issue(t, "ecdsa", time.Time{}, "gw.example")
+		certs[i] = ca.Issue(t, testcert.ECDSA, time.Time{}, "gw.example")
 	}
 	b := startBackend(t, "b", nil)
 	s := newSecretDir(t, t.TempDir(), certs[0])
@@ -359,7 +361,7 @@ func TestCertificateRotationUnderHandshakes(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for !stop.Load() {
-				c, err := handshake(g.TLSAddr(), "gw.example", ca.roots, func(c *tls.Config) { c.MinVersion = tls.VersionTLS12 })
+				c, err := handshake(g.TLSAddr(), "gw.example", ca.Roots, func(c *tls.Config) { c.MinVersion = tls.VersionTLS12 })
 				if err != nil {
 					failures.Add(1)
 					firstErr.CompareAndSwap(nil, &err)
@@ -374,7 +376,7 @@ func TestCertificateRotationUnderHandshakes(t *testing.T) {
 	for i := 1; i <= rotations; i++ {
 		saved := time.Now()
 		s.swap(t, certs[i])
-		slowest = max(slowest, waitServed(t, g.TLSAddr(), ca.roots, certs[i].leaf, saved))
+		slowest = max(slowest, waitServed(t, g.TLSAddr(), ca.Roots, certs[i].Leaf, saved))
 	}
 	stop.Store(true)
 	wg.Wait()
