@@ -129,13 +129,13 @@ func TestHTTPSReloadKeepsSocket(t *testing.T) {
 // running config serving on, and that CheckFiles, which `gateway
 // validate` uses, says the same, and warns of an expired certificate.
 func TestHTTPSFileProblems(t *testing.T) {
-	ca := testcert.NewCA(t, "files")
 	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage.pem")
+	testcert.WriteFile(t, garbage, []byte("not PEM at all\n"))
+	ca := testcert.NewCA(t, "files")
 	good, other := ca.Issue(t, testcert.ECDSA, time.Time{}, "a.example"), ca.Issue(t, testcert.ECDSA, time.Time{}, "b.example")
 	c1, k1 := good.Write(t, dir, "good")
 	_, k2 := other.Write(t, dir, "other")
-	garbage := filepath.Join(dir, "garbage.pem")
-	testcert.WriteFile(t, garbage, []byte("not PEM at all\n"))
 	expired := ca.Issue(t, testcert.ECDSA, time.Now().Add(-time.Minute), "old.example")
 	c3, k3 := expired.Write(t, dir, "expired")
 	missing := filepath.Join(dir, "missing.pem")

@@ -111,45 +111,34 @@ func assembleTLS(in tlsInputs, prev *tlsState, fail func(path, message string)) 
 		}
 		fail(path, err.Error())
 	}
+	keepFailed := func(file string) {
+		if e, ok := prev.failed[file]; ok {
+			st.failed[file] = e
+		}
+	}
 	pair := func(certFile, keyFile, path string, server bool) *keyPair {
 		k := pairKey{absPath(certFile), absPath(keyFile)}
-		p := st.pairs[k]
-		if p == nil {
-			p = prev.pairs[k]
+		p, err := reuseOrLoad(k, st.pairs, prev.pairs, func() (*keyPair, error) { return loadKeyPair(certFile, keyFile) })
+		if err != nil {
+			report(path, err)
+			return nil
 		}
-		if p == nil {
-			var err error
-			if p, err = loadKeyPair(certFile, keyFile); err != nil {
-				report(path, err)
-				return nil
-			}
-		}
-		if st.pairs[k] == nil {
+		if _, seen := st.pairs[k]; !seen {
 			st.refs = append(st.refs, pairRef{path: path, key: k, server: server})
 		}
 		st.pairs[k] = p
-		if e, ok := prev.failed[k.certFile]; ok {
-			st.failed[k.certFile] = e
-		}
+		keepFailed(k.certFile)
 		return p
 	}
 	ca := func(file, path, key string) *caBundle {
 		file = absPath(file)
-		b := st.cas[file]
-		if b == nil {
-			b = prev.cas[file]
-		}
-		if b == nil {
-			var err error
-			if b, err = loadCABundle(file, key); err != nil {
-				report(path, err)
-				return nil
-			}
+		b, err := reuseOrLoad(file, st.cas, prev.cas, func() (*caBundle, error) { return loadCABundle(file, key) })
+		if err != nil {
+			report(path, err)
+			return nil
 		}
 		st.cas[file] = b
-		if e, ok := prev.failed[file]; ok {
-			st.failed[file] = e
-		}
+		keepFailed(file)
 		return b
 	}
 
@@ -188,6 +177,18 @@ func assembleTLS(in tlsInputs, prev *tlsState, fail func(path, message string)) 
 		st.clients[s] = ct
 	}
 	return st
+}
+
+// reuseOrLoad returns what cur or else prev holds for k, and otherwise
+// what load returns.
+func reuseOrLoad[K comparable, V any](k K, cur, prev map[K]V, load func() (V, error)) (V, error) {
+	if v, ok := cur[k]; ok {
+		return v, nil
+	}
+	if v, ok := prev[k]; ok {
+		return v, nil
+	}
+	return load()
 }
 
 // with returns a copy of st in which p replaces the pair with p's files,
