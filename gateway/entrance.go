@@ -12,8 +12,9 @@ import (
 	"time"
 )
 
-// An entrance is where one kind of client comes in: the public listener or
-// the admin listener. It owns the sockets bound for it, takes every
+// An entrance is where one kind of client comes in: the public listener,
+// the HTTPS listener (a [entrance.sibling] of the public one, whose
+// connections join its queue in TLS) or the admin listener. It owns the sockets bound for it, takes every
 // connection they accept into one queue, from which whichever server
 // serves the entrance takes it, and counts the connections open through
 // it. A server never owns a socket, so a reload can put a new server in

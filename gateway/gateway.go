@@ -169,9 +169,10 @@ func (g *Gateway) readFailed(err error, trigger string) ReloadRecord {
 // with its health, counters, in-flight requests and keep-alive connections,
 // and takes its pool's new settings in place; new ones start fresh and are
 // probed at once; those that left stop probing and close their idle
-// connections at once, and the others as their requests end. New listen
-// and admin addresses are bound, and a new access log opened, before
-// anything is published, so a failure rejects the whole config. A config
+// connections at once, and the others as their requests end. New listen,
+// tls.listen and admin addresses are bound, a new access log opened and
+// the TLS files not loaded yet read and checked, before anything is
+// published, so a failure rejects the whole config. A config
 // equal to the running one (see [config.Config.Equal]) builds nothing and
 // is recorded as unchanged.
 func (g *Gateway) Apply(cfg *config.Config, trigger string) (ReloadRecord, error) {
