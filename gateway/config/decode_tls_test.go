@@ -99,57 +99,90 @@ func TestDecodeTLSEqual(t *testing.T) {
 	}
 }
 
+// tlsProblemCases are configs with problems in their TLS keys, and the
+// problems, also seeds of the fuzz targets.
+var tlsProblemCases = []struct {
+	name string
+	yaml string
+	want []wantProblem
+}{
+	{"no listen, no certificates", "tls: {minVersion: \"1.2\"}\nservers: [http://a]\n", []wantProblem{
+		{path: "tls.listen", msg: "missing", at: "tls"},
+		{path: "tls.certificates", msg: "missing", at: "tls"},
+	}},
+	{"empty certificate list", "tls: {listen: 8443, certificates: []}\nservers: [http://a]\n", []wantProblem{
+		{path: "tls.certificates", msg: "empty", at: "[]"},
+	}},
+	{"certificate without key", "tls:\n  listen: 8443\n  certificates:\n    - certFile: a.crt\n    - {keyFile: \"\", certFile: b}\nservers: [http://a]\n", []wantProblem{
+		{path: "tls.certificates[0].keyFile", msg: "missing", at: "certFile: a.crt", jat: "{\"certFile\""},
+		{path: "tls.certificates[1].keyFile", msg: "must not be empty", at: `""`},
+	}},
+	{"certificate of the wrong kind", "tls: {listen: 8443, certificates: [a.crt], extra: 1}\nservers: [http://a]\n", []wantProblem{
+		{path: "tls.certificates[0]", msg: "expected a mapping with certFile and keyFile", at: "a.crt"},
+		{path: "tls.extra", msg: `unknown key "extra"`, at: "extra"},
+	}},
+	{"bad versions and auth", "tls:\n  listen: 8443\n  certificates: [{certFile: c, keyFile: k}]\n  minVersion: 1.1\n  clientAuth: require\n  http2: yes\n", []wantProblem{
+		{path: "", msg: "no servers"},
+		{path: "tls.minVersion", msg: "unsupported TLS version", at: "1.1"},
+		{path: "tls.clientAuth", msg: "goes with clientCA", at: "require"},
+		{path: "tls.http2", msg: "expected true or false", at: "yes"},
+	}},
+	{"unknown clientAuth", "tls: {listen: 8443, certificates: [{certFile: c, keyFile: k}], clientCA: ca, clientAuth: optional}\nservers: [http://a]\n", []wantProblem{
+		{path: "tls.clientAuth", msg: "must be require or verify-if-given", at: "optional"},
+	}},
+	{"redirect without a plain listener", "tls: {listen: 8443, certificates: [{certFile: c, keyFile: k}], redirectHTTP: true}\nservers: [http://a]\n", []wantProblem{
+		{path: "tls.redirectHTTP", msg: "no plain listener", at: "true"},
+	}},
+	{"the same address as listen", "listen: 8443\ntls: {listen: \"0.0.0.0:8443\", certificates: [{certFile: c, keyFile: k}]}\nservers: [http://a]\n", []wantProblem{
+		{path: "tls.listen", msg: "apart from listen", at: "0.0.0.0:8443"},
+	}},
+	{"the same address as admin", "admin: 9443\ntls: {listen: \"127.0.0.1:9443\", certificates: [{certFile: c, keyFile: k}]}\nservers: [http://a]\n", []wantProblem{
+		{path: "tls.listen", msg: "apart from admin", at: "127.0.0.1:9443"},
+	}},
+	{"backend client certificate halves", "backendTLS: {certFile: c}\npools:\n  a:\n    servers: [https://a]\n    tls: {keyFile: k, serverName: \"a:1\", caFile: 3}\n", []wantProblem{
+		{path: "backendTLS.certFile", msg: "set both or neither", at: "certFile"},
+		{path: "pools.a.tls.keyFile", msg: "set both or neither", at: "keyFile"},
+		{path: "pools.a.tls.serverName", msg: "must be a host name", at: "a:1"},
+		{path: "pools.a.tls.caFile", msg: "expected a string", at: "3"},
+	}},
+}
+
 // TestDecodeTLSProblems checks every problem the TLS keys can have.
 func TestDecodeTLSProblems(t *testing.T) {
-	cases := []struct {
-		name string
-		yaml string
-		want []wantProblem
-	}{
-		{"no listen, no certificates", "tls: {minVersion: \"1.2\"}\nservers: [http://a]\n", []wantProblem{
-			{path: "tls.listen", msg: "missing", at: "tls"},
-			{path: "tls.certificates", msg: "missing", at: "tls"},
-		}},
-		{"empty certificate list", "tls: {listen: 8443, certificates: []}\nservers: [http://a]\n", []wantProblem{
-			{path: "tls.certificates", msg: "empty", at: "[]"},
-		}},
-		{"certificate without key", "tls:\n  listen: 8443\n  certificates:\n    - certFile: a.crt\n    - {keyFile: \"\", certFile: b}\nservers: [http://a]\n", []wantProblem{
-			{path: "tls.certificates[0].keyFile", msg: "missing", at: "certFile: a.crt", jat: "{\"certFile\""},
-			{path: "tls.certificates[1].keyFile", msg: "must not be empty", at: `""`},
-		}},
-		{"certificate of the wrong kind", "tls: {listen: 8443, certificates: [a.crt], extra: 1}\nservers: [http://a]\n", []wantProblem{
-			{path: "tls.certificates[0]", msg: "expected a mapping with certFile and keyFile", at: "a.crt"},
-			{path: "tls.extra", msg: `unknown key "extra"`, at: "extra"},
-		}},
-		{"bad versions and auth", "tls:\n  listen: 8443\n  certificates: [{certFile: c, keyFile: k}]\n  minVersion: 1.1\n  clientAuth: require\n  http2: yes\n", []wantProblem{
-			{path: "", msg: "no servers"},
-			{path: "tls.minVersion", msg: "unsupported TLS version", at: "1.1"},
-			{path: "tls.clientAuth", msg: "goes with clientCA", at: "require"},
-			{path: "tls.http2", msg: "expected true or false", at: "yes"},
-		}},
-		{"unknown clientAuth", "tls: {listen: 8443, certificates: [{certFile: c, keyFile: k}], clientCA: ca, clientAuth: optional}\nservers: [http://a]\n", []wantProblem{
-			{path: "tls.clientAuth", msg: "must be require or verify-if-given", at: "optional"},
-		}},
-		{"redirect without a plain listener", "tls: {listen: 8443, certificates: [{certFile: c, keyFile: k}], redirectHTTP: true}\nservers: [http://a]\n", []wantProblem{
-			{path: "tls.redirectHTTP", msg: "no plain listener", at: "true"},
-		}},
-		{"the same address as listen", "listen: 8443\ntls: {listen: \"0.0.0.0:8443\", certificates: [{certFile: c, keyFile: k}]}\nservers: [http://a]\n", []wantProblem{
-			{path: "tls.listen", msg: "apart from listen", at: "0.0.0.0:8443"},
-		}},
-		{"the same address as admin", "admin: 9443\ntls: {listen: \"127.0.0.1:9443\", certificates: [{certFile: c, keyFile: k}]}\nservers: [http://a]\n", []wantProblem{
-			{path: "tls.listen", msg: "apart from admin", at: "127.0.0.1:9443"},
-		}},
-		{"backend client certificate halves", "backendTLS: {certFile: c}\npools:\n  a:\n    servers: [https://a]\n    tls: {keyFile: k, serverName: \"a:1\", caFile: 3}\n", []wantProblem{
-			{path: "backendTLS.certFile", msg: "set both or neither", at: "certFile"},
-			{path: "pools.a.tls.keyFile", msg: "set both or neither", at: "keyFile"},
-			{path: "pools.a.tls.serverName", msg: "must be a host name", at: "a:1"},
-			{path: "pools.a.tls.caFile", msg: "expected a string", at: "3"},
-		}},
-	}
-	for _, tc := range cases {
+	for _, tc := range tlsProblemCases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Run("yaml", func(t *testing.T) { checkProblems(t, "config.yaml", tc.yaml, tc.want) })
 			t.Run("json", func(t *testing.T) { checkProblems(t, "config.json", yamlToJSON(t, tc.yaml), tc.want) })
 		})
+	}
+}
+
+// TestDecodeTLSFile loads a file that sets every TLS key, with paths
+// relative to its directory.
+func TestDecodeTLSFile(t *testing.T) {
+	c, err := Load("testdata/config/tls.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := "testdata/config"
+	want := &TLSConfig{
+		Listen: ":443",
+		Certificates: []CertificateConfig{
+			{CertFile: filepath.Join(dir, "tls/example.com.crt"), KeyFile: filepath.Join(dir, "tls/example.com.key")},
+			{CertFile: "/etc/tls/wildcard.crt", KeyFile: "/etc/tls/wildcard.key"},
+		},
+		MinVersion: TLSVersion13, RedirectHTTP: true,
+		ClientCA: filepath.Join(dir, "clients.pem"), ClientAuth: ClientAuthVerifyIfGiven,
+	}
+	if !reflect.DeepEqual(c.TLS, want) || c.Listen != ":80" {
+		t.Errorf("tls = %+v, listen %q\nwant  %+v", c.TLS, c.Listen, want)
+	}
+	pool := BackendTLSConfig{CAFile: "/etc/other-ca.pem", CertFile: filepath.Join(dir, "client.crt"), KeyFile: filepath.Join(dir, "client.key"),
+		ServerName: "api.internal", InsecureSkipVerify: true}
+	if c.Pools[0].TLS != pool {
+		t.Errorf("pool tls = %+v\nwant %+v", c.Pools[0].TLS, pool)
+	}
+	if !c.NamesFile("pools.secure.tls.caFile") || c.NamesFile("pools.secure.tls.certFile") || !c.NamesFile("backendTLS.certFile") {
+		t.Error("NamesFile does not tell which keys the file writes")
 	}
 }
