@@ -14,10 +14,10 @@ import (
 
 // An entrance is where one kind of client comes in: the public listener,
 // the HTTPS listener (a [entrance.sibling] of the public one, whose
-// connections join its queue in TLS) or the admin listener. It owns the sockets bound for it, takes every
-// connection they accept into one queue, from which whichever server
-// serves the entrance takes it, and counts the connections open through
-// it. A server never owns a socket, so a reload can put a new server in
+// connections join its queue in TLS) or the admin listener. It owns the
+// sockets bound for it, takes every connection they accept into one
+// queue, from which whichever server serves the entrance takes it, and
+// counts the connections open through it. A server never owns a socket, so a reload can put a new server in
 // front of the same socket, or a new socket in front of the same server,
 // without a connection being refused, dropped or reset:
 //

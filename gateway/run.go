@@ -86,7 +86,9 @@ var ErrInterrupted = errors.New("gateway: a second signal stopped the drain")
 // arrives, then drains: /readyz turns 503, the listeners stop accepting,
 // and the requests in flight get the config's shutdownTimeout to finish.
 // Meanwhile it reloads the file whenever it changes (with Watch) and
-// whenever Reload asks. It returns nil after a drain, [ErrInterrupted]
+// whenever Reload asks, and, by the same rules, each TLS file the running
+// config names (a certificate, a key, a CA file), which the watcher
+// watches beside it. It returns nil after a drain, [ErrInterrupted]
 // after a second stop signal, and the error of the first load when the
 // file cannot be served at all.
 //

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 
 	"github.com/gatewayhq/gateway/gateway/config"
@@ -205,7 +206,7 @@ func (st *tlsState) with(p *keyPair, b *caBundle) *tlsState {
 	return assembleTLS(st.in, reuse, func(string, string) {})
 }
 
-// files returns every file the state's material was read from.
+// files returns every file the state's material was read from, sorted.
 func (st *tlsState) files() []string {
 	var out []string
 	for k := range st.pairs {
@@ -214,7 +215,8 @@ func (st *tlsState) files() []string {
 	for f := range st.cas {
 		out = append(out, f)
 	}
-	return out
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // client returns the TLS material of the backend TLS setting s, or nil
