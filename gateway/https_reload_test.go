@@ -248,3 +248,56 @@ func TestHTTPSHandshakes(t *testing.T) {
 		t.Errorf("failed handshakes counted as %d requests answered 400", n)
 	}
 }
+
+// TestLeakTLSChanges reloads with, in turn, another tls.listen address,
+// another certificate list, another minVersion and no tls at all, with an
+// HTTPS request through each: the sockets, connections and goroutines
+// that each change retires are all gone once it has retired.
+func TestLeakTLSChanges(t *testing.T) {
+	reloads := 200
+	if leakLong() {
+		reloads = 1000
+	}
+	ca := testcert.NewCA(t, "leak")
+	dir := t.TempDir()
+	c1, k1 := ca.Issue(t, testcert.ECDSA, time.Time{}, "gw.example").Write(t, dir, "one")
+	c2, k2 := ca.Issue(t, testcert.RSA, time.Time{}, "gw.example").Write(t, dir, "two")
+	b := startBackend(t, "b", nil)
+	addrs := []string{closedAddr(t), closedAddr(t)}
+	config := func(i int) string {
+		if i%7 == 6 {
+			return poolConfig("round_robin", "", b.URL)
+		}
+		pairs := []string{c1, k1}
+		if i%3 == 1 {
+			pairs = []string{c2, k2, c1, k1}
+		}
+		version := "\"1.2\""
+		if i%4 == 3 {
+			version = "\"1.3\""
+		}
+		return strings.Replace(tlsGatewayConfig(b.URL, "  minVersion: "+version+"\n", "", pairs...),
+			"  listen: 127.0.0.1:0", "  listen: "+addrs[i/5%2], 1)
+	}
+	g, _ := startGateway(t, config(0))
+	client := httpsClient(ca.Roots, "gw.example")
+	client.Transport.(*http.Transport).MaxIdleConnsPerHost = 1
+	run := func(n int) {
+		t.Helper()
+		for i := range n {
+			reloadOK(t, g, config(i+1))
+			if g.TLSAddr() == "" {
+				continue
+			}
+			if status, _ := get(t, client, "https://"+g.TLSAddr()+"/"); status != 200 {
+				t.Fatalf("reload %d: %d over TLS", i, status)
+			}
+		}
+		client.CloseIdleConnections()
+		waitRetired(t, g.secure)
+	}
+	run(14)
+	baseline := measure(t)
+	run(reloads)
+	settle(t, baseline, client.CloseIdleConnections)
+}
