@@ -213,18 +213,21 @@ func validateCommand() *cli.Command {
 	}
 }
 
-// validationReport is what validate says of one file.
+// validationReport is what validate says of one file. Warnings (an
+// expired certificate) do not make it fail.
 type validationReport struct {
 	File     string           `json:"file"`
 	OK       bool             `json:"ok"`
 	Pools    int              `json:"pools"`
 	Servers  int              `json:"servers"`
 	Problems []config.Problem `json:"problems"`
+	Warnings []config.Problem `json:"warnings"`
 }
 
-// validateFile loads path with the code path run uses.
+// validateFile loads path with the code path run uses, and reads and
+// checks every file the config names, as run does.
 func validateFile(path string) validationReport {
-	r := validationReport{File: path, Problems: []config.Problem{}}
+	r := validationReport{File: path, Problems: []config.Problem{}, Warnings: []config.Problem{}}
 	cfg, err := config.Load(path)
 	if err != nil {
 		var ce *config.ConfigError
@@ -235,6 +238,12 @@ func validateFile(path string) validationReport {
 		}
 		return r
 	}
+	if problems, warnings := gateway.CheckFiles(cfg); len(problems) > 0 {
+		r.Problems = problems
+		return r
+	} else if len(warnings) > 0 {
+		r.Warnings = warnings
+	}
 	r.OK = true
 	r.Pools = len(cfg.Pools)
 	for _, p := range cfg.Pools {
@@ -244,6 +253,9 @@ func validateFile(path string) validationReport {
 }
 
 func (r validationReport) writeText(w io.Writer) {
+	for _, p := range r.Warnings {
+		fmt.Fprintln(w, "warning:", p.Error())
+	}
 	if r.OK {
 		fmt.Fprintf(w, "%s: ok (%d pools, %d servers)\n", r.File, r.Pools, r.Servers)
 		return

@@ -310,7 +310,14 @@ func startGatewayProcess(t *testing.T, servers ...string) (string, *exec.Cmd) {
 // gateway serves.
 func runConfig(t *testing.T, name, config string, env ...string) *exec.Cmd {
 	t.Helper()
-	cfg := filepath.Join(t.TempDir(), name)
+	return runConfigIn(t, t.TempDir(), name, config, env...)
+}
+
+// runConfigIn is runConfig with the config file in dir, beside the files
+// it names.
+func runConfigIn(t *testing.T, dir, name, config string, env ...string) *exec.Cmd {
+	t.Helper()
+	cfg := filepath.Join(dir, name)
 	os.WriteFile(cfg, []byte(config), 0o644)
 	cmd := exec.Command(gatewayBinary(t), "run", "--config", cfg, "--log-format", "json")
 	cmd.Env = append(os.Environ(), env...)

@@ -68,6 +68,9 @@ type (
 			ConfigMap *struct {
 				Name string `yaml:"name"`
 			} `yaml:"configMap"`
+			Secret *struct {
+				SecretName string `yaml:"secretName"`
+			} `yaml:"secret"`
 		} `yaml:"volumes"`
 	}
 
@@ -325,6 +328,63 @@ func TestKubernetesConfigMount(t *testing.T) {
 	}
 	if want := []string{"run", "--config", "/etc/gateway/gateway.yaml"}; !slices.Equal(c.Args, want) {
 		t.Errorf("container args = %q, want %q", c.Args, want)
+	}
+}
+
+// TestKubernetesTLS checks the wiring of the HTTPS listener: the config
+// listens on the container port https, which the Service's port 443
+// reaches, and every certificate and key it names is a key of a
+// kubernetes.io/tls Secret (tls.crt, tls.key) mounted as a directory,
+// never with subPath, which would never see a renewal.
+func TestKubernetesTLS(t *testing.T) {
+	m := loadManifests(t)
+	c := m.gatewayContainer()
+	cfg := m.embeddedConfig(t)
+	if cfg.TLS == nil {
+		t.Fatal("the config has no tls")
+	}
+	httpsPort := c.containerPort("https")
+	if _, port := splitAddr(t, "tls.listen", cfg.TLS.Listen); httpsPort == 0 || port != strconv.Itoa(httpsPort) {
+		t.Errorf("config tls.listen %q is not on the https container port %d", cfg.TLS.Listen, httpsPort)
+	}
+	served := false
+	for _, p := range m.service.Spec.Ports {
+		served = served || p.Port == 443 && p.TargetPort == "https"
+	}
+	if !served {
+		t.Errorf("service ports %+v: none is 443 to the container port https", m.service.Spec.Ports)
+	}
+
+	secrets := map[string]string{} // volume name to secret name
+	for _, v := range m.deployment.Spec.Template.Spec.Volumes {
+		if v.Secret != nil {
+			secrets[v.Name] = v.Secret.SecretName
+		}
+	}
+	mounts := map[string]string{} // mount path to secret name
+	for _, vm := range c.VolumeMounts {
+		secret, ok := secrets[vm.Name]
+		if !ok {
+			continue
+		}
+		if vm.SubPath != "" {
+			t.Errorf("secret volume %s is mounted with subPath %q; subPath mounts never see a renewed certificate", vm.Name, vm.SubPath)
+		}
+		mounts[vm.MountPath] = secret
+	}
+	if len(cfg.TLS.Certificates) == 0 {
+		t.Fatal("tls names no certificate")
+	}
+	for i, cert := range cfg.TLS.Certificates {
+		for _, f := range []struct{ path, key string }{{cert.CertFile, "tls.crt"}, {cert.KeyFile, "tls.key"}} {
+			secret, ok := mounts[path.Dir(f.path)]
+			if !ok || path.Base(f.path) != f.key {
+				t.Errorf("tls.certificates[%d] names %s, which is not the key %s of a mounted Secret (mounts: %v)", i, f.path, f.key, mounts)
+			}
+			if ok && secret != "gateway-tls" {
+				t.Errorf("%s comes from secret %q, want gateway-tls, the name README tells to create", f.path, secret)
+			}
+		}
 	}
 }
 

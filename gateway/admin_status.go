@@ -10,7 +10,7 @@ import (
 
 // StatusReport is what the admin endpoint /status answers: the generation
 // being served, every pool with the state of each backend, whether the
-// gateway is ready, and the last reload attempt.
+// gateway is ready, the last reload attempt, and the certificates.
 type StatusReport struct {
 	Generation GenerationStatus `json:"generation"`
 	Pools      []PoolStatus     `json:"pools"`
@@ -22,6 +22,9 @@ type StatusReport struct {
 	LastReload *ReloadRecord `json:"lastReload"`
 	// Watch says whether the config file is watched.
 	Watch WatchStatus `json:"watch"`
+	// Certificates describes the certificates the config names, served
+	// and shown to backends; absent when it names none.
+	Certificates []CertificateStatus `json:"certificates,omitempty"`
 }
 
 // WatchStatus describes the watching of the config file.
@@ -168,6 +171,7 @@ func (g *Gateway) Status() StatusReport {
 		r.LastReload = &last
 	}
 	r.Watch, _ = g.watch.get()
+	r.Certificates = g.tls.Load().certificates()
 	gen := g.gen.Load()
 	if gen == nil {
 		return r

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gatewayhq/gateway/gateway/config"
 	"github.com/gatewayhq/gateway/health"
@@ -96,9 +97,10 @@ func displayURL(u *url.URL) string {
 	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host)
 }
 
-// newBackend builds the backend for server s of pool p. Its checker is not
-// started; [backend.start] does that once the generation is published.
-func newBackend(s config.ServerConfig, p *config.PoolConfig, opts backendOptions) *backend {
+// newBackend builds the backend for server s of pool p, speaking TLS with
+// ct to an https server. Its checker is not started; [backend.start] does
+// that once the generation is published.
+func newBackend(s config.ServerConfig, p *config.PoolConfig, opts backendOptions, ct *clientTLS) *backend {
 	canonical := config.CanonicalURL(s.URL)
 	b := &backend{key: backendKey(p.Name, s.URL), https: strings.HasPrefix(canonical, "https:"), opts: opts}
 	b.addr = canonical[strings.Index(canonical, "://")+3:]
@@ -108,7 +110,7 @@ func newBackend(s config.ServerConfig, p *config.PoolConfig, opts backendOptions
 	b.read.set(p.ResponseHeaderTimeout)
 	logger := opts.logger.With("pool", p.Name)
 	b.health = health.NewStatus(settings.url, logger)
-	b.upstream.Store(b.newUpstream(p))
+	b.upstream.Store(b.newUpstream(p, ct))
 	if settings.check != nil {
 		b.checker = b.newChecker(settings)
 	}
@@ -153,7 +155,7 @@ func sameProbes(a, b *backendSettings) bool {
 }
 
 // newChecker returns a checker that probes the backend under settings.
-// Probes dial as the backend's requests do.
+// Probes dial, and speak TLS, as the backend's requests do.
 func (b *backend) newChecker(settings *backendSettings) *health.Checker {
 	newProber := b.opts.prober
 	if newProber == nil {
@@ -161,6 +163,7 @@ func (b *backend) newChecker(settings *backendSettings) *health.Checker {
 	}
 	cfg := *settings.check
 	cfg.Dial = b.dialer()
+	cfg.TLS = b.upstream.Load().tls
 	return health.NewChecker(b.health, newProber(settings.url, cfg), cfg)
 }
 
@@ -187,9 +190,10 @@ func (b *backend) start() {
 	}
 }
 
-// update applies the settings of pool p, in which the backend is server s,
-// to the backend in place, once the generation of p is published. The
-// backend keeps its health, counters and in-flight requests:
+// update applies the settings of pool p, in which the backend is server s
+// spoken to in TLS with ct, to the backend in place, once the generation
+// of p is published. The backend keeps its health, counters and in-flight
+// requests:
 //   - new passive settings apply to the next failure; the failures in the
 //     window and an ejection in force are kept, unless passive health is
 //     turned off, which forgets them;
@@ -200,11 +204,13 @@ func (b *backend) start() {
 //     unless it is ejected;
 //   - a new responseHeaderTimeout applies to the next read or write of
 //     every connection;
-//   - a new connectTimeout or idleTimeout replaces the [upstream]
+//   - a new connectTimeout or idleTimeout, or new TLS material (other
+//     files, or files the watcher read changed), replaces the [upstream]
 //     ([backend.setUpstream]): new requests open new connections, the old
 //     idle ones close at once, and each old one in use closes when its
-//     request ends. Otherwise the keep-alive connections are kept.
-func (b *backend) update(s config.ServerConfig, p *config.PoolConfig) {
+//     request ends. Otherwise the keep-alive connections are kept. New
+//     TLS material restarts the checker too, as new probe settings do.
+func (b *backend) update(s config.ServerConfig, p *config.PoolConfig, ct *clientTLS) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.retired {
@@ -216,13 +222,15 @@ func (b *backend) update(s config.ServerConfig, p *config.PoolConfig) {
 	if next.url != old.url {
 		b.health.SetName(next.url)
 	}
-	if u := b.upstream.Load(); u.connect != p.ConnectTimeout || u.idleFor != p.IdleTimeout {
-		b.setUpstream(b.newUpstream(p))
+	u := b.upstream.Load()
+	tlsChanged := b.https && u.material != ct
+	if u.connect != p.ConnectTimeout || u.idleFor != p.IdleTimeout || tlsChanged {
+		b.setUpstream(b.newUpstream(p, ct))
 	}
 	if old.passive.MaxFails > 0 && next.passive.MaxFails <= 0 {
 		b.health.DisablePassive()
 	}
-	if sameProbes(old, next) {
+	if sameProbes(old, next) && !tlsChanged {
 		return
 	}
 	if b.checker != nil {
@@ -272,15 +280,45 @@ func (b *backend) release(u *upstream) {
 }
 
 // newUpstream returns an upstream to b under the settings of pool p: TLS
-// for an https backend, with the server's host as its name, and the
+// with ct for an https backend (see [clientTLS.configFor]), and the
 // backend's shared responseHeaderTimeout for every connection.
-func (b *backend) newUpstream(p *config.PoolConfig) *upstream {
+func (b *backend) newUpstream(p *config.PoolConfig, ct *clientTLS) *upstream {
+	return b.upstreamWith(p.ConnectTimeout, p.IdleTimeout, ct)
+}
+
+// upstreamWith returns an upstream to b that connects within connect,
+// keeps idle connections for idleFor and speaks TLS with ct to an https
+// backend.
+func (b *backend) upstreamWith(connect, idleFor time.Duration, ct *clientTLS) *upstream {
 	var tlsConfig *tls.Config
-	if b.https {
+	if !b.https {
+		ct = nil
+	} else {
 		host, _, _ := net.SplitHostPort(b.addr)
-		tlsConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
+		tlsConfig = ct.configFor(host)
 	}
-	return newUpstream(b.addr, tlsConfig, p.ConnectTimeout, p.IdleTimeout, &b.read, b.dialer())
+	u := newUpstream(b.addr, tlsConfig, connect, idleFor, &b.read, b.dialer())
+	u.material = ct
+	return u
+}
+
+// rotateTLS gives an https backend whose TLS material is old the material
+// ct, which the watcher read changed files into: new connections and a
+// restarted checker, under the same settings otherwise; the backend keeps
+// its health state. It is called under the gateway's apply lock.
+func (b *backend) rotateTLS(old, ct *clientTLS) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	u := b.upstream.Load()
+	if b.retired || !b.https || u.material != old {
+		return
+	}
+	b.setUpstream(b.upstreamWith(u.connect, u.idleFor, ct))
+	if b.checker != nil {
+		b.checker.Stop()
+		b.checker = b.newChecker(b.settings.Load())
+		b.checker.Start()
+	}
 }
 
 // setUpstream makes u the way to b for the requests that start from now

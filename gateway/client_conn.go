@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/tls"
 	"io"
 	"net"
 	"time"
@@ -16,7 +17,7 @@ const (
 )
 
 // clientListener hands the server each accepted connection as a
-// [clientConn].
+// [clientConn], or a [tlsClientConn] for one of the HTTPS listener.
 type clientListener struct {
 	net.Listener
 }
@@ -27,7 +28,44 @@ func (l clientListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	if tc, ok := c.(*tls.Conn); ok {
+		return &tlsClientConn{clientConn: clientConn{Conn: tc}, tls: tc}, nil
+	}
 	return &clientConn{Conn: c}, nil
+}
+
+// tlsClientConn is a [clientConn] over TLS. It shows the server its TLS
+// state, so that fasthttp runs the handshake on the connection's own
+// goroutine (bounded by clientHeaderTimeout), hands a connection whose
+// ALPN chose another protocol to that protocol's handler, and tells the
+// requests that they came over TLS (ctx.IsTLS, X-Forwarded-Proto https).
+type tlsClientConn struct {
+	clientConn
+	tls *tls.Conn
+}
+
+// Handshake runs the TLS handshake, if it has not run yet.
+func (c *tlsClientConn) Handshake() error { return c.tls.Handshake() }
+
+// ConnectionState returns the state of the TLS connection.
+func (c *tlsClientConn) ConnectionState() tls.ConnectionState { return c.tls.ConnectionState() }
+
+// handshakeFailed reports whether c is a TLS connection whose handshake
+// did not complete: it carries no request.
+func handshakeFailed(c net.Conn) bool {
+	tc, ok := c.(*tlsClientConn)
+	return ok && !tc.tls.ConnectionState().HandshakeComplete
+}
+
+// asClientConn returns the [clientConn] that c is or holds, or nil.
+func asClientConn(c net.Conn) *clientConn {
+	switch c := c.(type) {
+	case *clientConn:
+		return c
+	case *tlsClientConn:
+		return &c.clientConn
+	}
+	return nil
 }
 
 // clientConn is a client connection that can close lingeringly. When the
@@ -59,8 +97,13 @@ func (c *clientConn) Close() error {
 // and dropping what the peer still sends, for at most d and n bytes, so
 // that a peer still sending reads the answer it was given rather than a
 // reset. A connection that cannot shut down its writing side is closed at
-// once.
+// once. A TLS connection sends its close_notify, and what the peer still
+// sends is dropped unread beneath TLS.
 func lingerClose(c net.Conn, d time.Duration, n int64) error {
+	if tc, ok := c.(*tls.Conn); ok {
+		tc.CloseWrite()
+		c = tc.NetConn()
+	}
 	if cw, ok := c.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
 		c.SetReadDeadline(time.Now().Add(d))
 		io.CopyN(io.Discard, c, n)
@@ -75,7 +118,7 @@ func lingerClose(c net.Conn, d time.Duration, n int64) error {
 // at once, so that the server does not wait for that body either.
 func closeLingering(ctx *fasthttp.RequestCtx) {
 	ctx.SetConnectionClose()
-	if c, ok := ctx.Conn().(*clientConn); ok {
+	if c := asClientConn(ctx.Conn()); c != nil {
 		c.linger = true
 		c.Conn.SetReadDeadline(aLongTimeAgo)
 	}
@@ -85,7 +128,7 @@ func closeLingering(ctx *fasthttp.RequestCtx) {
 // of its close; it is a safeguard, as closeLingering makes sure the
 // connection carries no further request.
 func noLinger(ctx *fasthttp.RequestCtx) {
-	if c, ok := ctx.Conn().(*clientConn); ok {
+	if c := asClientConn(ctx.Conn()); c != nil {
 		c.linger = false
 	}
 }

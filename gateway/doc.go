@@ -55,11 +55,11 @@
 // that a backend's removal or new timeouts retire close once unused: the
 // idle ones at once, each other one when its request ends.
 //
-// Applying a config plans what it does to the public listener's socket and
-// server, the admin listener and the access log, opens what the plan needs
-// (a changed address is bound, a new log file opened) and rejects the
-// config if any of it fails, and puts it into service once the generation
-// is published. The listeners' sockets belong to entrances that outlive
+// Applying a config plans what it does to the public and HTTPS listeners'
+// sockets and server, the admin listener and the access log, opens what
+// the plan needs (a changed address is bound, a new log file opened, TLS
+// files not loaded yet read and checked) and rejects the config if any of
+// it fails, and puts it into service once the generation is published. The listeners' sockets belong to entrances that outlive
 // the servers in front of them: connections are counted against
 // maxConnections per entrance, a new server takes over the same socket
 // without a connection being refused, and a socket the config moved away
@@ -96,10 +96,30 @@
 // tunnel.go after a 101), and the exchange is counted and logged
 // (observe.go).
 //
+// # TLS
+//
+// With a config's tls, the HTTPS listener ([Gateway.TLSAddr]) hands its
+// connections, in TLS, to the public listener's server: one connection
+// cap, one hand-over across reloads, one data path, told apart by
+// X-Forwarded-Proto. Each handshake runs on its connection's goroutine
+// and reads the certificates through one atomic load of an immutable
+// snapshot, which picks the certificate by the server name asked for: an
+// exact DNS name, else a one-label wildcard, else the first. Backends of
+// https:// servers are verified with their pool's tls settings, for
+// requests and probes alike.
+//
+// The TLS files a config names are loaded when it is applied, and
+// [CheckFiles] checks them as `gateway validate` does. [Run] has its
+// [Watcher] watch them too: a file that changes is read again with what
+// is made of it (a certificate with its key, or a CA file), and published
+// with one atomic store when it is valid, or rejected while the previous
+// one serves on. Each attempt is a [ReloadRecord] with trigger
+// certificate and the file; no generation is built.
+//
 // # Observing
 //
-// [Gateway.Status] reports the generation being served and every backend's
-// state as a [StatusReport]; [Gateway.Ready] says whether the gateway serves
+// [Gateway.Status] reports the generation being served, every backend's
+// state and the certificates as a [StatusReport]; [Gateway.Ready] says whether the gateway serves
 // a config and is not draining. When the config names an admin address, the
 // admin listener ([Gateway.AdminAddr]) answers /healthz, /readyz, /status
 // (the StatusReport as JSON), /reloads (the ReloadRecords as JSON) and

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -11,11 +12,12 @@ import (
 	"time"
 )
 
-// An entrance is where one kind of client comes in: the public listener or
-// the admin listener. It owns the sockets bound for it, takes every
-// connection they accept into one queue, from which whichever server
-// serves the entrance takes it, and counts the connections open through
-// it. A server never owns a socket, so a reload can put a new server in
+// An entrance is where one kind of client comes in: the public listener,
+// the HTTPS listener (a [entrance.sibling] of the public one, whose
+// connections join its queue in TLS) or the admin listener. It owns the
+// sockets bound for it, takes every connection they accept into one
+// queue, from which whichever server serves the entrance takes it, and
+// counts the connections open through it. A server never owns a socket, so a reload can put a new server in
 // front of the same socket, or a new socket in front of the same server,
 // without a connection being refused, dropped or reset:
 //
@@ -41,6 +43,11 @@ type entrance struct {
 
 	// onRefuse is called for each connection refused over the cap.
 	onRefuse func()
+	// wrap, when set, wraps every connection the sockets accept before it
+	// is queued: TLS, for the HTTPS listener. Such an entrance closes a
+	// connection over the cap without an answer, which its clients could
+	// not read.
+	wrap func(net.Conn) net.Conn
 
 	mu       sync.Mutex
 	current  *socket
@@ -79,6 +86,15 @@ func newEntrance(name string, logger *slog.Logger, limit *connLimit) *entrance {
 		shut:      make(chan struct{}),
 		answering: make(chan struct{}, maxOverCapAnswers),
 	}
+}
+
+// sibling returns an entrance called name whose connections, wrapped by
+// wrap, join e's queue and count against e's cap: the HTTPS listener
+// beside the plain one, served by the same server through e's views.
+func (e *entrance) sibling(name string, wrap func(net.Conn) net.Conn) *entrance {
+	s := newEntrance(name, e.logger, e.limit)
+	s.conns, s.wrap = e.conns, wrap
+	return s
 }
 
 // socket is one address bound for an [entrance], with the goroutine that
@@ -287,6 +303,9 @@ func (s *socket) accept() {
 			}
 			c = &countedConn{Conn: c, limit: e.limit}
 		}
+		if e.wrap != nil {
+			c = e.wrap(c)
+		}
 		select {
 		case e.conns <- c:
 		case <-e.shut:
@@ -324,7 +343,7 @@ func (v *entranceView) Accept() (net.Conn, error) {
 	}
 	select {
 	case c := <-v.e.conns:
-		if cc, ok := c.(*countedConn); ok {
+		if cc := counted(c); cc != nil {
 			cc.view = v
 			v.open.Add(1)
 		}
@@ -403,6 +422,15 @@ type countedConn struct {
 	closed atomic.Bool
 }
 
+// counted returns the [countedConn] c is or wraps in TLS, or nil.
+func counted(c net.Conn) *countedConn {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	cc, _ := c.(*countedConn)
+	return cc
+}
+
 // Close closes the connection and, the first time, uncounts it.
 func (c *countedConn) Close() error {
 	if c.closed.CompareAndSwap(false, true) {
@@ -450,8 +478,13 @@ const (
 )
 
 // refuse answers c with [overCapAnswer] and closes it, lingering in a
-// goroutine unless too many answers linger already.
+// goroutine unless too many answers linger already. A connection of an
+// entrance that wraps them (TLS) is closed without an answer.
 func (e *entrance) refuse(c net.Conn) {
+	if e.wrap != nil {
+		c.Close()
+		return
+	}
 	if e.onRefuse != nil {
 		e.onRefuse()
 	}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -33,16 +34,23 @@ type Gateway struct {
 	listener *listener
 	retired  []*listener // earlier listeners whose connections still run
 	admin    *adminServer
-	// listenAddr and adminAddr are the addresses the running config
-	// names.
-	listenAddr, adminAddr string
-	closed                bool
+	// listenAddr, tlsListenAddr and adminAddr are the addresses the
+	// running config names.
+	listenAddr, tlsListenAddr, adminAddr string
+	closed                               bool
 
-	// public and adminDoor are where clients and operators come in: the
-	// sockets of the listen and admin addresses, which outlive the servers
-	// in front of them.
+	// public, secure and adminDoor are where clients and operators come
+	// in: the sockets of the listen, tls.listen and admin addresses, which
+	// outlive the servers in front of them. secure hands its connections,
+	// in TLS, to public's servers.
 	public    *entrance
+	secure    *entrance
 	adminDoor *entrance
+
+	// tls is the TLS material of the running config (see [tlsState]), and
+	// httpsPort the port a redirect to https names ("" for 443).
+	tls       atomic.Pointer[tlsState]
+	httpsPort atomic.Pointer[string]
 
 	// runningHash is the hash of the content last found to be the running
 	// config: the bytes a generation was built from, or equal bytes a
@@ -83,6 +91,8 @@ func New(opts Options) *Gateway {
 	g.metrics = newMetrics(g)
 	g.public = newEntrance("listen", logger, new(connLimit))
 	g.public.onRefuse = func() { g.metrics.unrouted.count(fasthttp.StatusServiceUnavailable) }
+	serverTLS := &tls.Config{GetConfigForClient: g.serverTLSConfig}
+	g.secure = g.public.sibling("tls.listen", func(c net.Conn) net.Conn { return tls.Server(c, serverTLS) })
 	g.adminDoor = newEntrance("admin", logger, nil)
 	return g
 }
@@ -109,11 +119,14 @@ func (g *Gateway) RunningHash() string {
 	return ""
 }
 
-// Triggers name what caused a reload in its [ReloadRecord].
+// Triggers name what caused a reload in its [ReloadRecord]: start, watch
+// and signal load the config file; certificate reloads a TLS file the
+// config names, which the watcher read changed.
 const (
-	TriggerStart  = "start"
-	TriggerWatch  = "watch"
-	TriggerSignal = "signal"
+	TriggerStart       = "start"
+	TriggerWatch       = "watch"
+	TriggerSignal      = "signal"
+	TriggerCertificate = "certificate"
 )
 
 // Load decodes data as the config file source and applies it: the very
@@ -156,9 +169,10 @@ func (g *Gateway) readFailed(err error, trigger string) ReloadRecord {
 // with its health, counters, in-flight requests and keep-alive connections,
 // and takes its pool's new settings in place; new ones start fresh and are
 // probed at once; those that left stop probing and close their idle
-// connections at once, and the others as their requests end. New listen
-// and admin addresses are bound, and a new access log opened, before
-// anything is published, so a failure rejects the whole config. A config
+// connections at once, and the others as their requests end. New listen,
+// tls.listen and admin addresses are bound, a new access log opened and
+// the TLS files not loaded yet read and checked, before anything is
+// published, so a failure rejects the whole config. A config
 // equal to the running one (see [config.Config.Equal]) builds nothing and
 // is recorded as unchanged.
 func (g *Gateway) Apply(cfg *config.Config, trigger string) (ReloadRecord, error) {
@@ -188,7 +202,7 @@ func (g *Gateway) apply(cfg *config.Config, trigger string, start time.Time) (Re
 	if err != nil {
 		return reject(err)
 	}
-	gen, backends := build(cfg, g.number+1, prev, g.live, g.backends)
+	gen, backends := build(cfg, g.number+1, prev, g.live, g.backends, st.tls.client)
 
 	g.number++
 	gen.loadedAt = time.Now()
@@ -232,6 +246,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 
 	// Close the sockets first, so that new clients are refused at once
 	// and go elsewhere, rather than queue for a server that drains.
+	g.secure.close()
 	g.public.close()
 	var wg sync.WaitGroup
 	errs := make([]error, 1+len(retired))

@@ -54,22 +54,29 @@ type backendPlan struct {
 }
 
 // carriedBackend is a backend a build kept, and the server and pool
-// config that it now serves under.
+// config that it now serves under, with the pool's TLS material.
 type carriedBackend struct {
 	b      *backend
 	server config.ServerConfig
 	pool   *config.PoolConfig
+	tls    *clientTLS
 }
 
 // build makes the generation for cfg beside prev. Backends whose identity
 // ([backendKey]) is in live are kept, the others created; the plan returned
 // says what becomes of every backend once the generation is published.
-// build starts nothing and changes nothing that a running request can see.
-func build(cfg *config.Config, number uint64, prev *generation, live map[string]*backend, opts backendOptions) (*generation, *backendPlan) {
+// tlsOf gives the TLS material of a pool's tls setting (nil: the
+// system's roots). build starts nothing and changes nothing that a
+// running request can see.
+func build(cfg *config.Config, number uint64, prev *generation, live map[string]*backend, opts backendOptions, tlsOf func(config.BackendTLSConfig) *clientTLS) (*generation, *backendPlan) {
 	g := &generation{number: number, cfg: cfg}
 	plan := &backendPlan{live: make(map[string]*backend)}
 	for _, pc := range cfg.Pools {
 		p := &pool{name: pc.Name, algorithm: pc.Algorithm, on5xx: pc.Passive.On5xx}
+		var ct *clientTLS
+		if tlsOf != nil {
+			ct = tlsOf(pc.TLS)
+		}
 		for _, sc := range pc.Servers {
 			key := backendKey(pc.Name, sc.URL)
 			b, seen := plan.live[key]
@@ -77,10 +84,10 @@ func build(cfg *config.Config, number uint64, prev *generation, live map[string]
 			if !seen {
 				if old, ok := live[key]; ok {
 					b, carried = old, true
-					plan.carried = append(plan.carried, carriedBackend{b: b, server: sc, pool: pc})
+					plan.carried = append(plan.carried, carriedBackend{b: b, server: sc, pool: pc, tls: ct})
 					plan.stats.Carried++
 				} else {
-					b = newBackend(sc, pc, opts)
+					b = newBackend(sc, pc, opts, ct)
 					plan.added = append(plan.added, b)
 					plan.stats.Added++
 				}
@@ -120,7 +127,7 @@ func (plan *backendPlan) commit() {
 		b.start()
 	}
 	for _, c := range plan.carried {
-		c.b.update(c.server, c.pool)
+		c.b.update(c.server, c.pool, c.tls)
 	}
 	for _, b := range plan.retired {
 		b.retire()

@@ -49,7 +49,13 @@ func settingsOf(cfg *config.Config) listenerSettings {
 const bodyTimeout = 5 * time.Minute
 
 // newListener returns the server cfg asks for, serving the public entrance
-// once started.
+// once started: plain connections, and those of the HTTPS listener in TLS.
+// A TLS connection's handshake runs on the connection's goroutine, bounded
+// by ReadTimeout (clientHeaderTimeout); when its ALPN chooses a protocol
+// registered with the server's NextProto, the connection goes to that
+// protocol's handler instead. This is where HTTP/2 to clients will join:
+// a handler for "h2" registered here, and "h2" offered by
+// [alpnProtocols]. None is registered yet, and ALPN offers http/1.1 alone.
 func (g *Gateway) newListener(cfg *config.Config) *listener {
 	s := settingsOf(cfg)
 	l := &listener{cfg: s, view: g.public.view(), done: make(chan struct{})}
@@ -149,6 +155,12 @@ func (g *Gateway) serveError(ctx *fasthttp.RequestCtx, err error) {
 		status = fasthttp.StatusRequestEntityTooLarge
 	}
 	ctx.SetConnectionClose()
+	if handshakeFailed(ctx.Conn()) {
+		// Not a request: a TLS handshake that failed (or timed out) has
+		// nothing to answer on.
+		g.logger.Debug("TLS handshake failed", "client", ctx.RemoteAddr().String(), "error", err)
+		return
+	}
 	g.refuse(ctx, nil, status, fasthttp.StatusMessage(status)+"\n")
 	if status != fasthttp.StatusRequestTimeout {
 		closeLingering(ctx)

@@ -223,11 +223,12 @@ func (m *metrics) reloaded(r ReloadRecord) {
 }
 
 // reloadCounts returns the count of reload attempts by trigger and result:
-// every result of the config file's triggers, counted or not, so that
-// their series exist from the start, and whatever else was counted.
+// every result of the config file's and the certificates' triggers,
+// counted or not, so that their series exist from the start, and whatever
+// else was counted.
 func (m *metrics) reloadCounts() map[reloadKey]uint64 {
 	counts := make(map[reloadKey]uint64)
-	for _, trigger := range []string{TriggerStart, TriggerWatch, TriggerSignal} {
+	for _, trigger := range []string{TriggerStart, TriggerWatch, TriggerSignal, TriggerCertificate} {
 		for _, result := range []string{ResultApplied, ResultRejected, ResultUnchanged} {
 			counts[reloadKey{trigger, result}] = 0
 		}

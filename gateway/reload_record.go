@@ -21,17 +21,22 @@ const (
 	ResultUnchanged = "unchanged"
 )
 
-// ReloadRecord describes one attempt to load a config, applied or not.
+// ReloadRecord describes one attempt to load a config, applied or not, or
+// to reload a TLS file the config names (trigger certificate).
 type ReloadRecord struct {
 	// Generation is the number of the generation the config became, or of
 	// the generation that serves on when it was unchanged; 0 when it was
 	// rejected.
 	Generation uint64 `json:"generation"`
-	// Hash is the hex SHA-256 of the config's bytes; empty when the file
-	// could not be read.
+	// Hash is the hex SHA-256 of the config's bytes, or of the TLS file's;
+	// empty when the file could not be read.
 	Hash string `json:"hash"`
-	// Trigger says what caused the attempt: start, watch or signal.
+	// Trigger says what caused the attempt: start, watch, signal or
+	// certificate.
 	Trigger string `json:"trigger"`
+	// File is the TLS file whose change a certificate reload read; empty
+	// for the config file's attempts.
+	File string `json:"file,omitempty"`
 	// Time is when the attempt began.
 	Time time.Time `json:"time"`
 	// Duration is how long decoding, building and publishing took; 0 when
@@ -125,8 +130,9 @@ func (l *reloadLog) last(source string) (ReloadRecord, bool) {
 }
 
 // Reloads returns the most recent reload records, the last 20 of each
-// source (the config file; later certificates and name resolution), merged
-// oldest first.
+// source (the config file, certificates, and later name resolution),
+// merged oldest first, so that a burst from one source never pushes
+// another's error out.
 func (g *Gateway) Reloads() []ReloadRecord {
 	l := &g.reloads
 	l.mu.Lock()
@@ -145,10 +151,14 @@ func (g *Gateway) Reloads() []ReloadRecord {
 	return out
 }
 
-// record keeps r, logs it once and counts it in the metrics.
+// record keeps r, logs it once and counts it in the metrics. Records of
+// other sources than the config file are logged where they are made.
 func (g *Gateway) record(r ReloadRecord) {
 	g.reloads.add(r)
 	g.metrics.reloaded(r)
+	if sourceOf(r.Trigger) != configSource {
+		return
+	}
 	attrs := []any{"trigger", r.Trigger, "hash", ShortHash(r.Hash), "duration", r.Duration.Round(time.Microsecond)}
 	switch r.Result {
 	case ResultApplied:

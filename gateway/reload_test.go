@@ -965,13 +965,13 @@ func TestPlan(t *testing.T) {
 		name, config string
 		want         plan
 	}{
-		{"the same", base + "accessLog: true\n", plan{actionKeep, actionKeep, actionKeep, actionKeep}},
-		{"another listen address", withListen(base, other) + "accessLog: true\n", plan{actionMove, actionKeep, actionKeep, actionKeep}},
-		{"another header timeout", base + "accessLog: true\nclientHeaderTimeout: 3s\n", plan{actionKeep, actionRestart, actionKeep, actionKeep}},
-		{"a new cap only", base + "accessLog: true\nmaxConnections: 5\n", plan{actionKeep, actionKeep, actionKeep, actionKeep}},
-		{"admin and log off", poolConfig("round_robin", "", a.URL), plan{actionKeep, actionKeep, actionStop, actionStop}},
+		{"the same", base + "accessLog: true\n", plan{actionKeep, actionKeep, actionKeep, actionKeep, actionNone}},
+		{"another listen address", withListen(base, other) + "accessLog: true\n", plan{actionMove, actionKeep, actionKeep, actionKeep, actionNone}},
+		{"another header timeout", base + "accessLog: true\nclientHeaderTimeout: 3s\n", plan{actionKeep, actionRestart, actionKeep, actionKeep, actionNone}},
+		{"a new cap only", base + "accessLog: true\nmaxConnections: 5\n", plan{actionKeep, actionKeep, actionKeep, actionKeep, actionNone}},
+		{"admin and log off", poolConfig("round_robin", "", a.URL), plan{actionKeep, actionKeep, actionStop, actionStop, actionNone}},
 		{"another admin address and log file", strings.Replace(base, "admin: 127.0.0.1:0", "admin: "+other, 1) + "accessLog: " + t.TempDir() + "/a.log\n",
-			plan{actionKeep, actionKeep, actionMove, actionMove}},
+			plan{actionKeep, actionKeep, actionMove, actionMove, actionNone}},
 	}
 	for _, tt := range tests {
 		cfg, err := config.Decode("test.yaml", []byte(tt.config))

@@ -86,7 +86,9 @@ var ErrInterrupted = errors.New("gateway: a second signal stopped the drain")
 // arrives, then drains: /readyz turns 503, the listeners stop accepting,
 // and the requests in flight get the config's shutdownTimeout to finish.
 // Meanwhile it reloads the file whenever it changes (with Watch) and
-// whenever Reload asks. It returns nil after a drain, [ErrInterrupted]
+// whenever Reload asks, and, by the same rules, each TLS file the running
+// config names (a certificate, a key, a CA file), which the watcher
+// watches beside it. It returns nil after a drain, [ErrInterrupted]
 // after a second stop signal, and the error of the first load when the
 // file cannot be served at all.
 //
@@ -124,6 +126,8 @@ func Run(ctx context.Context, opts RunOptions) error {
 		OnRead: func(r FileRead) {
 			if r.Path == configPath {
 				g.reloadRead(opts.Config, r)
+			} else {
+				g.certificateRead(r)
 			}
 			w.Watch(g.watchedPaths(configPath)...)
 		},
@@ -187,10 +191,13 @@ wait:
 }
 
 // watchedPaths returns the files whose changes reload the gateway: the
-// config file. Files that the running config names join it when the config
-// gets keys that name files.
+// config file, and every TLS file the running config names.
 func (g *Gateway) watchedPaths(configPath string) []string {
-	return []string{configPath}
+	paths := []string{configPath}
+	if st := g.tls.Load(); st != nil {
+		paths = append(paths, st.files()...)
+	}
+	return paths
 }
 
 // reloadRead takes what the watcher read at the config file, named source

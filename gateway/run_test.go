@@ -50,8 +50,14 @@ func reloadWatcher(opts reload.Options) func(WatcherConfig) Watcher {
 // are the test's to set; a nil NewWatcher is a [reload.Watcher].
 func startRun(t *testing.T, config string, opts RunOptions) *runLoop {
 	t.Helper()
+	return startRunIn(t, t.TempDir(), config, opts)
+}
+
+// startRunIn is startRun with the config file in dir.
+func startRunIn(t *testing.T, dir, config string, opts RunOptions) *runLoop {
+	t.Helper()
 	r := &runLoop{
-		path: filepath.Join(t.TempDir(), "gateway.yaml"),
+		path: filepath.Join(dir, "gateway.yaml"),
 		hup:  make(chan os.Signal, 1),
 		stop: make(chan os.Signal, 2),
 		done: make(chan struct{}),

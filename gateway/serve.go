@@ -102,9 +102,10 @@ type routed struct {
 
 // admit screens a request and routes it. It returns where the request
 // goes, or answers it itself and returns false: 503 before any config,
-// 400 for what [smuggled] and [screen] refuse, 404 when no route
-// matches, 429 past the route's rate limit, the route's redirect, and 413
-// for a Content-Length over maxBodySize.
+// 400 for what [smuggled] and [screen] refuse, 308 to https on the plain
+// listener with tls.redirectHTTP, 404 when no route matches, 429 past the
+// route's rate limit, the route's redirect, and 413 for a Content-Length
+// over maxBodySize.
 func (g *Gateway) admit(ctx *fasthttp.RequestCtx) (routed, bool) {
 	gen := g.gen.Load()
 	if gen == nil {
@@ -120,6 +121,10 @@ func (g *Gateway) admit(ctx *fasthttp.RequestCtx) (routed, bool) {
 	if status, reason := screen(ctx); status != 0 {
 		ctx.SetConnectionClose()
 		g.reject(ctx, nil, nil, status, reason)
+		return routed{}, false
+	}
+	if redirectsToHTTPS(ctx, gen.cfg) {
+		g.redirectToHTTPS(ctx)
 		return routed{}, false
 	}
 	req := routeRequest{host: h.Host(), path: ctx.Path(), method: h.Method(), header: h}

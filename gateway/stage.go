@@ -7,11 +7,12 @@ import (
 )
 
 // Applying a config happens in three steps. [Gateway.plan] decides, for
-// the public listener, the admin listener and the access log, what the
-// config asks of each, without touching anything. [Gateway.stage] opens
-// what the plan needs (binds new addresses, opens a new access log file)
-// and, if any of it fails, closes what it opened: the config is rejected
-// and nothing running was touched. Once the generation is published,
+// the public and HTTPS listeners, the admin listener and the access log,
+// what the config asks of each, without touching anything.
+// [Gateway.stage] opens what the plan needs (binds new addresses, opens a
+// new access log file, loads the TLS files not loaded yet) and, if any of
+// it fails, closes what it opened: the config is rejected and nothing
+// running was touched. Once the generation is published,
 // [Gateway.commit] puts what was staged into service and retires what it
 // replaces; it cannot fail.
 
@@ -55,9 +56,10 @@ func (a action) String() string {
 }
 
 // plan is what applying a config does to the public listener's socket
-// (listen) and server, the admin listener and the access log.
+// (listen) and server, the HTTPS listener's socket (tlsListen), the admin
+// listener and the access log.
 type plan struct {
-	listen, server, admin, accessLog action
+	listen, server, admin, accessLog, tlsListen action
 }
 
 // plan decides what applying cfg does, from what is running. It changes
@@ -67,9 +69,14 @@ func (g *Gateway) plan(cfg *config.Config) plan {
 	if s := g.accessLogSink(); s != nil {
 		logPath = s.path
 	}
+	var tlsListen string
+	if cfg.TLS != nil {
+		tlsListen = cfg.TLS.Listen
+	}
 	return plan{
 		listen:    planByName(g.listenAddr, cfg.Listen),
 		server:    planServer(g.listener, cfg),
+		tlsListen: planByName(g.tlsListenAddr, tlsListen),
 		admin:     planByName(g.adminAddr, cfg.Admin),
 		accessLog: planByName(logPath, cfg.AccessLog),
 	}
@@ -110,6 +117,10 @@ type stage struct {
 	// listener its new server (start and restart).
 	socket   *socket
 	listener *listener
+	// tlsSocket is the HTTPS listener's new socket (start and move).
+	tlsSocket *socket
+	// tls is the TLS material of the config.
+	tls *tlsState
 	// adminSocket is the admin listener's new socket (start and move).
 	adminSocket *socket
 	// logs is the new access log (start and move).
@@ -132,6 +143,19 @@ func (g *Gateway) stage(cfg *config.Config, p plan) (*stage, error) {
 		}
 		st.socket = sock
 	}
+	if p.tlsListen == actionStart || p.tlsListen == actionMove {
+		sock, err := g.secure.bind(cfg.TLS.Listen)
+		if err != nil {
+			return fail("tls.listen", err)
+		}
+		st.tlsSocket = sock
+	}
+	tlsState, problems := loadTLSState(cfg, g.tls.Load())
+	if len(problems) > 0 {
+		g.abort(st)
+		return nil, &config.ConfigError{File: cfg.Source, Problems: problems}
+	}
+	st.tls = tlsState
 	if p.server == actionStart || p.server == actionRestart {
 		st.listener = g.newListener(cfg)
 	}
@@ -156,6 +180,9 @@ func (g *Gateway) stage(cfg *config.Config, p plan) (*stage, error) {
 func (g *Gateway) abort(st *stage) {
 	if st.socket != nil {
 		g.public.discard(st.socket)
+	}
+	if st.tlsSocket != nil {
+		g.secure.discard(st.tlsSocket)
 	}
 	if st.listener != nil {
 		st.listener.view.Close()
@@ -185,6 +212,7 @@ func (g *Gateway) commit(st *stage, cfg *config.Config) {
 				"listen", g.public.addr(), "from", from)
 		}
 	}
+	g.commitTLS(st, cfg)
 	if ln := st.listener; ln != nil {
 		old := g.listener
 		g.listener = ln

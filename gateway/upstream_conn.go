@@ -38,10 +38,13 @@ type dialFunc = func(ctx context.Context, network, addr string) (net.Conn, error
 // ([upstream.retire]). The responseHeaderTimeout is not one of its
 // settings: every connection reads it afresh from read.
 type upstream struct {
-	addr    string      // "host:port" to dial
-	tls     *tls.Config // nil for an http backend
-	connect time.Duration
-	idleFor time.Duration
+	addr string      // "host:port" to dial
+	tls  *tls.Config // nil for an http backend
+	// material is the TLS material tls was made of, which a change of
+	// it replaces the upstream for; nil for an http backend.
+	material *clientTLS
+	connect  time.Duration
+	idleFor  time.Duration
 	// read is the backend's responseHeaderTimeout, the longest silence of
 	// the backend per read or write; 0: none.
 	read *sharedTimeout

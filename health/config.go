@@ -2,6 +2,7 @@ package health
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"time"
@@ -52,6 +53,11 @@ type CheckConfig struct {
 	// [net.Dialer.DialContext] would (the default); TLS goes on top of it
 	// for an https backend.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// TLS, when not nil, is how an https backend's probes speak TLS:
+	// the roots its certificate is verified against, the name it is
+	// verified for and the client certificate shown. Nil verifies the
+	// URL's host against the system's roots.
+	TLS *tls.Config
 	// Interval is the time between the end of one probe and the start of
 	// the next, before ±10% jitter (default 2s).
 	Interval time.Duration

@@ -49,6 +49,7 @@ func NewHTTPProber(baseURL string, cfg CheckConfig) Prober {
 	transport := &http.Transport{
 		Proxy:                  nil,
 		DialContext:            dial,
+		TLSClientConfig:        cfg.TLS,
 		DisableKeepAlives:      true,
 		DisableCompression:     true,
 		MaxResponseHeaderBytes: probeMaxHeaderBytes,

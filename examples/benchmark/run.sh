@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Compares the gateway with nginx, HAProxy and Caddy on one Linux machine:
 # each proxies round-robin to the same three loopback upstreams and wrk
-# measures it in turn, in three scenarios (64 connections, 256 connections,
-# 64 KiB responses). Prints a table per scenario with each proxy's ratio to
-# nginx, writes the figures to results.csv and draws chart.svg.
+# measures it in turn, in five scenarios: over plain HTTP with 64
+# connections, 256 connections and 64 KiB responses, and over HTTPS, all
+# serving the same ECDSA P-256 certificate, with 64 keep-alive connections
+# (tls) and with a new TLS connection for every request (tls-close, wrk's
+# `-H 'Connection: close'`). Prints a table per scenario with each proxy's
+# ratio to nginx, writes the figures to results.csv and draws chart.svg.
 #
 #   examples/benchmark/run.sh [-d SECONDS] [-o DIR]
 #
 #   -d  seconds of load per target and scenario (default 10)
 #   -o  where results.csv and chart.svg go (default: this script's folder)
 #
-# Needs go, curl, wrk, nginx and haproxy; Caddy is measured when it is
-# installed and skipped otherwise. Nothing is installed or downloaded: the
+# Needs go, curl, openssl, wrk, nginx and haproxy; Caddy is measured when it
+# is installed and skipped otherwise. Nothing is installed or downloaded: the
 # gateway, the upstream and the chart program are built from this
 # repository. The machine runs the proxy, the upstreams and wrk at once, so
 # compare the rows of one run, not runs with each other.
@@ -24,7 +27,7 @@ while getopts d:o: opt; do
   case $opt in
     d) DUR=$OPTARG ;;
     o) OUT=$OPTARG ;;
-    *) sed -n '2,17p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,21p' "$0" >&2; exit 2 ;;
   esac
 done
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -40,9 +43,9 @@ tool_path() {
   return 1
 }
 missing=()
-for tool in go curl wrk nginx haproxy; do tool_path "$tool" >/dev/null || missing+=("$tool"); done
+for tool in go curl openssl wrk nginx haproxy; do tool_path "$tool" >/dev/null || missing+=("$tool"); done
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "run.sh: please install ${missing[*]} (for example: apt-get install nginx-light haproxy wrk)" >&2
+  echo "run.sh: please install ${missing[*]} (for example: apt-get install nginx-light haproxy wrk openssl)" >&2
   exit 1
 fi
 NGINX=$(tool_path nginx) HAPROXY=$(tool_path haproxy)
@@ -62,6 +65,12 @@ echo "building the gateway, the upstream and the chart program" >&2
   go build -o "$WORK/upstream" ./examples/benchmark/upstream &&
   go build -o "$WORK/chart" ./examples/benchmark/chart)
 
+# One ECDSA P-256 certificate for 127.0.0.1 that every proxy serves.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+  -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+  -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
+cat "$WORK/cert.pem" "$WORK/key.pem" >"$WORK/haproxy.pem"
+
 UP=(127.0.0.1:19311 127.0.0.1:19312 127.0.0.1:19313)
 for i in "${!UP[@]}"; do
   "$WORK/upstream" -listen "${UP[$i]}" -name "b$i" >"$WORK/upstream$i.log" 2>&1 &
@@ -80,6 +89,12 @@ http {
   client_body_temp_path $WORK/nginx; proxy_temp_path $WORK/nginx;
   upstream pool { server ${UP[0]}; server ${UP[1]}; server ${UP[2]}; keepalive 128; }
   server { listen 127.0.0.1:18311; location / { proxy_pass http://pool; proxy_http_version 1.1; proxy_set_header Connection ""; } }
+  server {
+    listen 127.0.0.1:18321 ssl;
+    ssl_certificate $WORK/cert.pem; ssl_certificate_key $WORK/key.pem;
+    ssl_session_cache shared:SSL:10m;
+    location / { proxy_pass http://pool; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
 }
 CONF
 "$NGINX" -c "$WORK/nginx.conf" -p "$WORK/nginx" >"$WORK/nginx.log" 2>&1 &
@@ -97,6 +112,9 @@ defaults
 frontend fe
   bind 127.0.0.1:18312
   default_backend pool
+frontend fe_tls
+  bind 127.0.0.1:18322 ssl crt $WORK/haproxy.pem alpn http/1.1
+  default_backend pool
 backend pool
   balance roundrobin
   server b0 ${UP[0]}
@@ -107,6 +125,7 @@ CONF
 PIDS+=($!)
 
 TARGETS=("direct ${UP[0]}" "nginx 127.0.0.1:18311" "haproxy 127.0.0.1:18312")
+TLS_TARGETS=("nginx 127.0.0.1:18321" "haproxy 127.0.0.1:18322")
 if [ -n "$CADDY" ]; then
   cat >"$WORK/Caddyfile" <<CONF
 {
@@ -118,26 +137,36 @@ http://127.0.0.1:18313 {
     lb_policy round_robin
   }
 }
+https://127.0.0.1:18323 {
+  tls $WORK/cert.pem $WORK/key.pem
+  reverse_proxy ${UP[0]} ${UP[1]} ${UP[2]} {
+    lb_policy round_robin
+  }
+}
 CONF
   HOME=$WORK XDG_DATA_HOME=$WORK XDG_CONFIG_HOME=$WORK "$CADDY" run --config "$WORK/Caddyfile" --adapter caddyfile >"$WORK/caddy.log" 2>&1 &
   PIDS+=($!)
   TARGETS+=("caddy 127.0.0.1:18313")
+  TLS_TARGETS+=("caddy 127.0.0.1:18323")
 else
   echo "caddy is not installed: skipping it" >&2
 fi
 
 cat >"$WORK/gateway.json" <<CONF
-{"port": "127.0.0.1:18314", "healthCheckInterval": "2s", "servers": ["http://${UP[0]}", "http://${UP[1]}", "http://${UP[2]}"]}
+{"port": "127.0.0.1:18314", "healthCheckInterval": "2s", "servers": ["http://${UP[0]}", "http://${UP[1]}", "http://${UP[2]}"],
+ "tls": {"listen": "127.0.0.1:18324", "certificates": [{"certFile": "cert.pem", "keyFile": "key.pem"}]}}
 CONF
 "$WORK/gateway" run --config "$WORK/gateway.json" >"$WORK/gateway.log" 2>&1 &
 PIDS+=($!)
 TARGETS+=("gateway 127.0.0.1:18314")
+TLS_TARGETS+=("gateway 127.0.0.1:18324")
 
-for t in "${TARGETS[@]}"; do
+for t in "${TARGETS[@]}" "${TLS_TARGETS[@]/ / https://}"; do
   addr=${t#* }
-  for _ in $(seq 100); do curl -fsS -o /dev/null "http://$addr/" 2>/dev/null && break; sleep 0.1; done
-  if ! curl -fsS -o /dev/null "http://$addr/"; then
-    echo "${t%% *} does not answer on $addr; its log:" >&2
+  case $addr in https://*) url=$addr/ ;; *) url=http://$addr/ ;; esac
+  for _ in $(seq 100); do curl -fsSk -o /dev/null "$url" 2>/dev/null && break; sleep 0.1; done
+  if ! curl -fsS --cacert "$WORK/cert.pem" -o /dev/null "$url"; then
+    echo "${t%% *} does not answer at $url; its log:" >&2
     tail -5 "$WORK/${t%% *}"*.log >&2 || true
     exit 1
   fi
@@ -154,14 +183,21 @@ ms() {
 
 CSV=$OUT/results.csv
 echo "scenario,connections,path,target,requests_per_sec,p50_ms,p99_ms,max_ms,errors,ratio_to_nginx" >"$CSV"
-SCENARIOS=("c64 64 /" "c256 256 /" "64KiB 64 /bytes?n=65536")
+# Each scenario: name, connections, path, scheme, and whether every request
+# closes its connection (so that each one makes a new TLS handshake).
+SCENARIOS=("c64 64 / http keep" "c256 256 / http keep" "64KiB 64 /bytes?n=65536 http keep"
+  "tls 64 / https keep" "tls-close 64 / https close")
 for s in "${SCENARIOS[@]}"; do
-  read -r name conns path <<<"$s"
+  read -r name conns path scheme conn <<<"$s"
   rows=()
-  for t in "${TARGETS[@]}"; do
+  targets=("${TARGETS[@]}")
+  [ "$scheme" = https ] && targets=("${TLS_TARGETS[@]}")
+  header=()
+  [ "$conn" = close ] && header=(-H "Connection: close")
+  for t in "${targets[@]}"; do
     target=${t%% *} addr=${t#* }
-    wrk -t2 -c"$conns" -d1s "http://$addr$path" >/dev/null # warm-up
-    out=$(wrk -t2 -c"$conns" -d"${DUR}s" --latency "http://$addr$path")
+    wrk -t2 -c"$conns" -d1s "${header[@]}" "$scheme://$addr$path" >/dev/null # warm-up
+    out=$(wrk -t2 -c"$conns" -d"${DUR}s" --latency "${header[@]}" "$scheme://$addr$path")
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     p50=$(ms "$(awk '$1=="50%" {print $2}' <<<"$out")")
     p99=$(ms "$(awk '$1=="99%" {print $2}' <<<"$out")")
@@ -171,7 +207,7 @@ for s in "${SCENARIOS[@]}"; do
   done
   base=$(printf '%s\n' "${rows[@]}" | awk '$1 == "nginx" {print $2}')
   echo
-  echo "$name: $conns connections, GET $path, ${DUR}s per target"
+  echo "$name: $conns connections, GET $scheme://...$path${header:+ with Connection: close}, ${DUR}s per target"
   printf '%-8s %12s %10s %10s %10s %9s  %s\n' target req/s p50_ms p99_ms max_ms x_nginx errors
   for r in "${rows[@]}"; do
     read -r target rps p50 p99 mx errs <<<"$r"

@@ -17,7 +17,8 @@ import (
 // the admin endpoint /status answers it (see [Status]), to w as the tables
 // `gateway status` prints: a line about the generation, the last reload,
 // the config watcher's error when it fails, the routes in match order,
-// then each pool's backends.
+// then each pool's backends, and
+// the certificates when the config names any.
 func WriteStatusTable(w io.Writer, body io.Reader) error {
 	return writeStatusTable(w, body, time.Now())
 }
@@ -73,6 +74,20 @@ func writeStatusTable(w io.Writer, body io.Reader, now time.Time) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n",
 				b.URL, backendState(b), orDash(b.Reason), b.InFlight, b.Requests, b.Failures,
 				probeAge(b, now), yesNo(b.Carried))
+		}
+		tw.Flush()
+	}
+	if len(r.Certificates) > 0 {
+		out.WriteString("\ncertificates\n")
+		tw := tabwriter.NewWriter(&out, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "USE\tNAMES\tNOT-AFTER\tSHA-256\tCERT-FILE\tLAST-RELOAD")
+		for _, c := range r.Certificates {
+			reload := "ok"
+			if c.ReloadError != "" {
+				reload = "rejected: " + orDash(c.ReloadError)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.Use, orDash(strings.Join(c.Names, ",")),
+				c.NotAfter.Format(time.RFC3339), gateway.ShortHash(c.SHA256), c.CertFile, reload)
 		}
 		tw.Flush()
 	}

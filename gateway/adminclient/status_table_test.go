@@ -96,3 +96,30 @@ func TestWriteStatusTableRejectsBadJSON(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestWriteStatusTableCertificates checks the table of certificates.
+func TestWriteStatusTableCertificates(t *testing.T) {
+	body := `{"generation": {"number": 1, "hash": "abcdef0123456789", "loadedAt": "2025-01-02T03:04:05Z", "source": "gw.yaml"},
+  "pools": [], "ready": true,
+  "certificates": [
+    {"certFile": "/etc/tls/tls.crt", "keyFile": "/etc/tls/tls.key", "use": "server", "subject": "CN=a.example",
+     "names": ["a.example", "*.a.example"], "notAfter": "2025-03-01T00:00:00Z", "sha256": "0123456789abcdef0123"},
+    {"certFile": "/etc/tls/client.crt", "keyFile": "/etc/tls/client.key", "use": "client", "subject": "CN=gw",
+     "names": [], "notAfter": "2025-02-01T00:00:00Z", "sha256": "fedcba9876543210fedc",
+     "reloadError": "the key in /etc/tls/client.key does not match the certificate in /etc/tls/client.crt"}
+  ]}`
+	var out bytes.Buffer
+	if err := writeStatusTable(&out, strings.NewReader(body), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	want := `generation 1  hash abcdef012345  loaded 2025-01-02T03:04:05Z  from gw.yaml  (ready)
+
+certificates
+USE     NAMES                  NOT-AFTER             SHA-256       CERT-FILE            LAST-RELOAD
+server  a.example,*.a.example  2025-03-01T00:00:00Z  0123456789ab  /etc/tls/tls.crt     ok
+client  -                      2025-02-01T00:00:00Z  fedcba987654  /etc/tls/client.crt  rejected: the key in /etc/tls/client.key does not match the certificate in /etc/tls/client.crt
+`
+	if out.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", out.String(), want)
+	}
+}

@@ -50,6 +50,15 @@ type Config struct {
 	Pools []*PoolConfig
 	// Routes holds the routes in match order; the first match wins.
 	Routes []RouteConfig
+
+	// TLS configures the HTTPS listener (key `tls`); nil when the file
+	// has none. With TLS set and neither `listen` nor `port` in the file,
+	// Listen is empty: there is no plain listener.
+	TLS *TLSConfig
+
+	// keys locates the keys that name files, by key path, for
+	// [Config.Problem]; nil when there are none.
+	keys map[string]keyAt
 }
 
 // Algorithm names a backend selection algorithm.
@@ -90,6 +99,10 @@ type PoolConfig struct {
 	// IdleTimeout is how long an idle keep-alive connection to a backend is
 	// kept (key `idleTimeout`, default 30s).
 	IdleTimeout time.Duration
+	// TLS is how the pool's https:// servers are spoken to (key `tls`);
+	// fields not set in the pool are taken from the top-level
+	// `backendTLS`.
+	TLS BackendTLSConfig
 }
 
 // ServerConfig is one backend of a pool.

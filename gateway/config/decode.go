@@ -31,6 +31,8 @@ type decoder struct {
 	file     string
 	problems []Problem
 	visits   int
+	// keys locates the keys that name files; see [Config.Problem].
+	keys map[string]keyAt
 }
 
 // parse turns data into the tree the decoder walks, or returns nil after

@@ -26,12 +26,21 @@ func (d *decoder) config(root *yaml.Node) *Config {
 		"clientHeaderTimeout", "clientIdleTimeout", "maxHeaderBytes", "maxBodySize", "maxConnections", "shutdownTimeout",
 		"pools", "routes",
 		"servers", "algorithm", "healthCheck", "healthCheckInterval", "passive",
-		"connectTimeout", "responseHeaderTimeout", "idleTimeout")
+		"connectTimeout", "responseHeaderTimeout", "idleTimeout", "tls", "backendTLS")
 	if !ok {
 		return nil
 	}
 	c := defaultConfig()
+	_, hasListen := f["listen"]
+	_, hasPort := f["port"]
+	tls, hasTLS := f["tls"]
+	if hasTLS && !hasListen && !hasPort {
+		c.Listen = "" // HTTPS only
+	}
 	d.listenAddresses(f, &c)
+	if hasTLS {
+		c.TLS = d.tlsSection(tls, &c)
+	}
 	d.accessLog(f, &c)
 	if e, ok := f["trustedProxies"]; ok {
 		c.TrustedProxies = d.trustedProxies(e.value, e.key)
@@ -50,6 +59,7 @@ func (d *decoder) config(root *yaml.Node) *Config {
 	pools := d.allPools(root, f, d.poolDefaults(f))
 	c.Pools = pools.list
 	c.Routes = d.routes(f, pools)
+	c.keys = d.keys
 	return &c
 }
 

@@ -12,7 +12,7 @@ import (
 // every config it accepts is usable.
 func FuzzDecodeYAML(f *testing.F) {
 	addConfigSeeds(f, ".yaml")
-	for _, tc := range problemCases {
+	for _, tc := range append(problemCases, tlsProblemCases...) {
 		f.Add([]byte(tc.yaml))
 	}
 	f.Add([]byte("servers: &s [*s]\n"))
@@ -28,7 +28,7 @@ func FuzzDecodeYAML(f *testing.F) {
 // every config it accepts is usable.
 func FuzzDecodeJSON(f *testing.F) {
 	addConfigSeeds(f, ".json")
-	for _, tc := range problemCases {
+	for _, tc := range append(problemCases, tlsProblemCases...) {
 		f.Add([]byte(yamlToJSON(f, tc.yaml)))
 	}
 	f.Add([]byte(`{"servers": ["http://a"]} {}`))
@@ -93,5 +93,9 @@ func checkDecoded(t *testing.T, source string, data []byte) {
 		if !pools[r.Pool] {
 			t.Fatalf("route %+v names no pool", r)
 		}
+	}
+	if tc := c.TLS; tc != nil && (tc.Listen == "" || len(tc.Certificates) == 0 || tc.Listen == c.Listen ||
+		tc.ClientCA == "" && tc.ClientAuth != "" || tc.RedirectHTTP && c.Listen == "") {
+		t.Fatalf("bad tls %+v beside listen %q", tc, c.Listen)
 	}
 }

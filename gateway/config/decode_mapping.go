@@ -175,3 +175,22 @@ func (d *decoder) typeError(n, v *yaml.Node, path, expected string) {
 	}
 	d.add(n, path, scalarValue(v), "expected "+expected+", got "+kindOf(v))
 }
+
+// items returns the items of the list n, reporting a problem when n is
+// not a list (expected describes it) or is empty (empty says what it
+// needs). ok is false in both cases.
+func (d *decoder) items(n *yaml.Node, path, expected, empty string) (items []*yaml.Node, ok bool) {
+	list := d.follow(n)
+	if list == nil {
+		return nil, false
+	}
+	if list.Kind != yaml.SequenceNode {
+		d.typeError(n, list, path, expected)
+		return nil, false
+	}
+	if len(list.Content) == 0 {
+		d.add(n, path, "", "empty; "+empty)
+		return nil, false
+	}
+	return list.Content, true
+}

@@ -51,6 +51,9 @@ func (d *decoder) poolDefaults(f map[string]mapEntry) PoolConfig {
 			d.setDuration(f, "", e.key, &p.HealthCheck.Interval, false)
 		}
 	}
+	if e, ok := f["backendTLS"]; ok {
+		d.backendTLS(e.value, e.key, &p.TLS)
+	}
 	return p
 }
 
@@ -125,9 +128,12 @@ func (d *decoder) pool(pe mapEntry, template PoolConfig) *PoolConfig {
 	p := clonePool(template)
 	p.Name = pe.key
 	f, ok := d.fields(pe.value, path, "a mapping of pool settings",
-		"algorithm", "servers", "healthCheck", "passive", "connectTimeout", "responseHeaderTimeout", "idleTimeout")
+		"algorithm", "servers", "healthCheck", "passive", "connectTimeout", "responseHeaderTimeout", "idleTimeout", "tls")
 	if ok {
 		d.poolSettings(f, path, p)
+		if e, ok := f["tls"]; ok {
+			d.backendTLS(e.value, keyPath(path, e.key), &p.TLS)
+		}
 		d.poolServers(f, path, pe.at, p)
 	}
 	return p
@@ -180,22 +186,14 @@ const maxWeight = 1_000_000
 
 // servers decodes a pool's list of servers.
 func (d *decoder) servers(n *yaml.Node, path string, alg Algorithm) []ServerConfig {
-	list := d.follow(n)
-	if list == nil {
-		return nil
-	}
-	if list.Kind != yaml.SequenceNode {
-		d.typeError(n, list, path, "a list of servers")
-		return nil
-	}
-	if len(list.Content) == 0 {
-		d.add(n, path, "", "empty; a pool needs at least one server")
+	list, ok := d.items(n, path, "a list of servers", "a pool needs at least one server")
+	if !ok {
 		return nil
 	}
 	var out []ServerConfig
 	seen := map[string]int{}
 	allOK, anyWeight := true, false
-	for i, item := range list.Content {
+	for i, item := range list {
 		s, ok := d.server(item, itemPath(path, i))
 		if !ok {
 			allOK = false

@@ -41,6 +41,16 @@
 // [Config.Source] names where the config came from and [Config.Hash] is the
 // hex SHA-256 of its bytes.
 //
+// # Files
+//
+// Keys that name files (the certificates, keys and CA files of `tls`,
+// `backendTLS` and a pool's `tls`) hold the path as written, made absolute
+// against the directory of the config's source when it is relative.
+// Decode never reads them, so a config can be decoded on a machine that
+// lacks them; whoever reads them reports what is wrong with
+// [Config.Problem], which locates the key as Decode locates its own
+// problems.
+//
 // # Strictness
 //
 // Decode accepts only what it understands. Unknown keys are problems, with a

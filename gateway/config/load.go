@@ -55,6 +55,7 @@ func (c *Config) Equal(o *Config) bool {
 	}
 	a, b := *c, *o
 	a.Hash, b.Hash = "", ""
+	a.keys, b.keys = nil, nil // where keys are written is not a setting
 	return reflect.DeepEqual(a, b)
 }
 
