@@ -32,21 +32,10 @@ func (d *decoder) dns(n *yaml.Node, path string, c *DNSConfig) {
 // resolvers decodes a list of DNS servers, each an IP address with an
 // optional port.
 func (d *decoder) resolvers(n *yaml.Node, path string) []string {
-	list := d.follow(n)
-	if list == nil {
-		return nil
-	}
-	if list.Kind != yaml.SequenceNode {
-		d.typeError(n, list, path, "a list of DNS server addresses")
-		return nil
-	}
-	if len(list.Content) == 0 {
-		d.add(n, path, "", "empty; leave the key out to use the nameservers of /etc/resolv.conf")
-		return nil
-	}
+	list, _ := d.items(n, path, "a list of DNS server addresses", "empty; leave the key out to use the nameservers of /etc/resolv.conf")
 	var out []string
 	seen := map[string]int{}
-	for i, item := range list.Content {
+	for i, item := range list {
 		s, ok := d.str(item, itemPath(path, i))
 		if !ok {
 			continue

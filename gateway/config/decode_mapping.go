@@ -21,12 +21,8 @@ type mapEntry struct {
 // ones. expected describes the mapping for the problem reported when n is
 // something else, in which case ok is false.
 func (d *decoder) entries(n *yaml.Node, path, expected string) (es []mapEntry, ok bool) {
-	m := d.follow(n)
+	m := d.ofKind(n, yaml.MappingNode, path, expected)
 	if m == nil {
-		return nil, false
-	}
-	if m.Kind != yaml.MappingNode {
-		d.typeError(n, m, path, expected)
 		return nil, false
 	}
 	return d.mappingEntries(m, path, 0), true

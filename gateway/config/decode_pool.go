@@ -180,22 +180,14 @@ const maxWeight = 1_000_000
 
 // servers decodes a pool's list of servers.
 func (d *decoder) servers(n *yaml.Node, path string, alg Algorithm) []ServerConfig {
-	list := d.follow(n)
-	if list == nil {
-		return nil
-	}
-	if list.Kind != yaml.SequenceNode {
-		d.typeError(n, list, path, "a list of servers")
-		return nil
-	}
-	if len(list.Content) == 0 {
-		d.add(n, path, "", "empty; a pool needs at least one server")
+	list, ok := d.items(n, path, "a list of servers", "empty; a pool needs at least one server")
+	if !ok {
 		return nil
 	}
 	var out []ServerConfig
 	seen := map[string]int{}
 	allOK, anyWeight := true, false
-	for i, item := range list.Content {
+	for i, item := range list {
 		s, ok := d.server(item, itemPath(path, i))
 		if !ok {
 			allOK = false
