@@ -21,17 +21,22 @@ const (
 	ResultUnchanged = "unchanged"
 )
 
-// ReloadRecord describes one attempt to load a config, applied or not.
+// ReloadRecord describes one attempt to load a config, applied or not,
+// or a generation that a changed DNS answer made.
 type ReloadRecord struct {
 	// Generation is the number of the generation the config became, or of
 	// the generation that serves on when it was unchanged; 0 when it was
 	// rejected.
 	Generation uint64 `json:"generation"`
 	// Hash is the hex SHA-256 of the config's bytes; empty when the file
-	// could not be read.
+	// could not be read. A dns record has the hash of the config that
+	// runs.
 	Hash string `json:"hash"`
-	// Trigger says what caused the attempt: start, watch or signal.
+	// Trigger says what caused the attempt: start, watch or signal for
+	// the config file, dns for a changed answer.
 	Trigger string `json:"trigger"`
+	// Name is the name whose answer changed, for the trigger dns.
+	Name string `json:"name,omitempty"`
 	// Time is when the attempt began.
 	Time time.Time `json:"time"`
 	// Duration is how long decoding, building and publishing took; 0 when
@@ -62,8 +67,8 @@ func (r ReloadRecord) MarshalJSON() ([]byte, error) {
 func (r ReloadRecord) ok() bool { return r.Result != ResultRejected }
 
 // configSource is the source of the records of the config file: the
-// triggers start, watch and signal. Any other trigger is a source of its
-// own.
+// triggers start, watch and signal. Any other trigger, such as dns, is a
+// source of its own.
 const configSource = "config"
 
 // sourceOf returns the source of a record with trigger.
@@ -125,8 +130,7 @@ func (l *reloadLog) last(source string) (ReloadRecord, bool) {
 }
 
 // Reloads returns the most recent reload records, the last 20 of each
-// source (the config file; later certificates and name resolution), merged
-// oldest first.
+// source (the config file, changed DNS answers), merged oldest first.
 func (g *Gateway) Reloads() []ReloadRecord {
 	l := &g.reloads
 	l.mu.Lock()
@@ -150,12 +154,16 @@ func (g *Gateway) record(r ReloadRecord) {
 	g.reloads.add(r)
 	g.metrics.reloaded(r)
 	attrs := []any{"trigger", r.Trigger, "hash", ShortHash(r.Hash), "duration", r.Duration.Round(time.Microsecond)}
-	switch r.Result {
-	case ResultApplied:
+	switch {
+	case r.Trigger == TriggerDNS && r.Result == ResultApplied:
+		g.logger.Info("name's addresses changed; generation applied", "name", r.Name, "generation", r.Generation,
+			"carried", r.Carried, "added", r.Added, "removed", r.Removed, "duration", r.Duration.Round(time.Microsecond))
+		return
+	case r.Result == ResultApplied:
 		g.logger.Info("config applied", append(attrs, "generation", r.Generation,
 			"carried", r.Carried, "added", r.Added, "removed", r.Removed)...)
 		return
-	case ResultUnchanged:
+	case r.Result == ResultUnchanged:
 		g.logger.Info("config unchanged; the running generation serves on", append(attrs, "generation", r.Generation)...)
 		return
 	}
