@@ -55,9 +55,9 @@ type lookupFunc func(ctx context.Context, name string) answer
 // and AAAA records of the name, fully qualified, sent together to one
 // resolver with the timeout as the bound of both; it asks the next
 // resolver only when one fails, not when one answers that the name has
-// no address. The standard library sends the queries, reads a truncated
-// answer again over TCP, and consults /etc/hosts first, as it does for
-// every lookup.
+// no address. The standard library sends the queries, asks again over
+// TCP when an answer comes truncated, and answers a name that /etc/hosts
+// lists from that file, as the system's resolver does.
 type dnsClient struct {
 	// servers are the resolvers' addresses, "IP:port", and resolvers the
 	// clients that ask them, one each.

@@ -125,3 +125,50 @@ func FuzzNameservers(f *testing.F) {
 		}
 	})
 }
+
+func TestResolveNames(t *testing.T) {
+	srv := startDNSServer(t)
+	srv.set("a.gateway.test", "127.0.0.3", "127.0.0.2")
+	srv.fail("b.gateway.test", rcodeNXDomain)
+	srv.silence("c.gateway.test")
+	cfg, err := config.Decode("t.yaml", []byte(fmt.Sprintf(`dns: {resolvers: [%q], timeout: 200ms}
+pools:
+  p:
+    servers:
+      - {url: "http://a.gateway.test:8080", resolve: true}
+      - {url: "http://b.gateway.test", resolve: true}
+      - http://static.gateway.test
+  q:
+    servers:
+      - {url: "https://c.gateway.test", resolve: true}
+      - {url: "https://a.gateway.test", resolve: true}
+routes:
+  - {pathPrefix: /q, pool: q}
+  - {pool: p}
+`, srv.addr)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ResolveNames(context.Background(), cfg)
+	want := []struct {
+		name, addrs, err string
+		answered         bool
+	}{
+		{"a.gateway.test", "[127.0.0.2 127.0.0.3]", "", true},
+		{"b.gateway.test", "[]", "no such host", true},
+		{"c.gateway.test", "[]", "i/o timeout", false},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("ResolveNames = %+v, want %d names", got, len(want))
+	}
+	for i, w := range want {
+		g := got[i]
+		if g.Name != w.name || fmt.Sprint(g.Addresses) != w.addrs || (g.ResolvedAt != nil) != w.answered ||
+			(w.err == "") != (g.Error == "") || !strings.Contains(g.Error, w.err) {
+			t.Errorf("name %d: %+v, want %s %s answered %t error %q", i, g, w.name, w.addrs, w.answered, w.err)
+		}
+	}
+	if a, aaaa := srv.queried("static.gateway.test"); a+aaaa != 0 {
+		t.Error("a server that is not resolved was looked up")
+	}
+}

@@ -316,6 +316,28 @@ func waitAll(watches []*nameWatch) {
 	}
 }
 
+// ResolveNames looks up, once, the name of every resolved server of cfg,
+// as a running gateway does: through the resolvers of cfg's dns (the
+// nameservers of /etc/resolv.conf when it names none), A and AAAA
+// together, within dns.timeout per resolver, all names at the same time.
+// It returns what each answer gave, in config order: `gateway validate
+// --resolve` reports a name without addresses as a problem.
+func ResolveNames(ctx context.Context, cfg *config.Config) []ResolvedStatus {
+	names := resolvedNames(cfg)
+	settings := &dnsSettings{cfg: cfg.DNS, lookup: newDNSClient(cfg.DNS).lookup}
+	out := make([]ResolvedStatus, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Go(func() {
+			w := newNameWatch(name, settings, slog.New(slog.DiscardHandler))
+			w.resolve(ctx)
+			out[i] = resolvedStatus(name, w)
+		})
+	}
+	wg.Wait()
+	return out
+}
+
 // collectResolutions sends gateway_dns_resolutions_total for every
 // result of every name watched.
 func collectResolutions(ch chan<- prometheus.Metric, watches map[string]*nameWatch) {
