@@ -126,6 +126,8 @@ func FuzzNameservers(f *testing.F) {
 	})
 }
 
+// TestResolveNames checks the lookups of validate --resolve: each name
+// once, in config order, in the spelling it is looked up under.
 func TestResolveNames(t *testing.T) {
 	srv := startDNSServer(t)
 	srv.set("a.gateway.test", "127.0.0.3", "127.0.0.2")
@@ -141,7 +143,7 @@ pools:
   q:
     servers:
       - {url: "https://c.gateway.test", resolve: true}
-      - {url: "https://a.gateway.test", resolve: true}
+      - {url: "http://A.Gateway.Test.:9090", resolve: true}
 routes:
   - {pathPrefix: /q, pool: q}
   - {pool: p}

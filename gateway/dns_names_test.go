@@ -169,29 +169,6 @@ func TestNameWatchRecord(t *testing.T) {
 	}
 }
 
-func TestResolvedNames(t *testing.T) {
-	cfg, err := config.Decode("t.yaml", []byte(`pools:
-  a:
-    servers:
-      - {url: "http://App.Example.:8080", resolve: true}
-      - http://static.example
-      - {url: "https://b.example", resolve: true}
-  b:
-    servers:
-      - {url: "http://app.example:9090", resolve: true}
-      - {url: "http://c.example", resolve: true}
-routes:
-  - {pathPrefix: /b, pool: b}
-  - {pool: a}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := resolvedNames(cfg), []string{"app.example", "b.example", "c.example"}; !slices.Equal(got, want) {
-		t.Fatalf("resolvedNames = %q, want %q", got, want)
-	}
-}
-
 // TestTargets checks the backend URLs a resolved server stands for: the
 // address in place of the name, the port as the URL writes it, IPv6 in
 // brackets.
