@@ -145,11 +145,12 @@ func TestFullConfig(t *testing.T) {
 	c := load(t, "full.yaml")
 
 	var algorithms []config.Algorithm
-	var weighted, passive, tuned bool
+	var weighted, resolved, passive, tuned bool
 	for _, p := range c.Pools {
 		algorithms = append(algorithms, p.Algorithm)
 		for _, s := range p.Servers {
 			weighted = weighted || s.Weight != 1
+			resolved = resolved || s.Resolve
 		}
 		passive = passive || p.Passive.On5xx
 		hc := p.HealthCheck
@@ -162,6 +163,9 @@ func TestFullConfig(t *testing.T) {
 	}
 	if !weighted {
 		t.Error("no server sets a weight other than 1")
+	}
+	if !resolved || len(c.DNS.Resolvers) == 0 {
+		t.Error("no server is resolved, or dns names no resolver")
 	}
 	if !passive {
 		t.Error("no pool sets passive.on5xx")
@@ -208,9 +212,10 @@ func TestFullConfig(t *testing.T) {
 var configKeys = []string{
 	"listen", "port", "admin", "accessLog", "trustedProxies",
 	"clientHeaderTimeout", "clientIdleTimeout", "maxHeaderBytes", "maxBodySize", "maxConnections", "shutdownTimeout",
+	"dns", "resolvers", "refresh",
 	"pools", "routes", "servers", "algorithm", "healthCheck", "healthCheckInterval", "passive",
 	"connectTimeout", "responseHeaderTimeout", "idleTimeout",
-	"url", "weight",
+	"url", "weight", "resolve",
 	"enabled", "method", "path", "interval", "timeout", "healthyThreshold", "unhealthyThreshold", "expectStatus",
 	"maxFails", "window", "ejectFor", "on5xx",
 	"host", "pathPrefix", "pool",
