@@ -1,6 +1,7 @@
-// Package examples_test checks that the example configurations, the
-// Kubernetes manifests and the Dockerfile shipped with the gateway are
-// valid and agree with one another.
+// Package examples_test checks that the example configurations and the
+// Dockerfile shipped with the gateway are valid and agree with one
+// another. The Kubernetes manifests are checked by the module of their
+// own folder, kubernetes/.
 package examples_test
 
 import (
