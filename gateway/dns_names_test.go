@@ -232,3 +232,68 @@ func TestLeakDNSChanges(t *testing.T) {
 	run(changes)
 	settle(t, baseline, func() { dropIdle(g) })
 }
+
+// benchGateway serves a config with one resolved server of ten
+// addresses, looked up on a loopback DNS server every hour, so that only
+// the benchmark's lookups run. Nothing listens on the addresses: health
+// checks are off and no request is sent.
+func benchGateway(b *testing.B) (*Gateway, *dnsServer, *nameWatch, []string) {
+	dns := startDNSServer(b)
+	var addrs []string
+	for i := range 10 {
+		addrs = append(addrs, fmt.Sprintf("127.0.1.%d", i+1))
+	}
+	dns.set(appName, addrs...)
+	g := New(Options{})
+	if _, err := g.Load("bench.yaml", []byte(resolvedConfig(dns.addr, "8080", "1h", "")), TriggerStart); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { g.Shutdown(context.Background()) })
+	return g, dns, g.names.current()[appName], addrs
+}
+
+// BenchmarkDNSRefreshNoChange measures a refresh whose answer is the
+// same set as before, in another order: one A and one AAAA query to a
+// loopback DNS server and the comparison, and no generation.
+func BenchmarkDNSRefreshNoChange(b *testing.B) {
+	g, dns, w, addrs := benchGateway(b)
+	slices.Reverse(addrs)
+	dns.set(appName, addrs...)
+	number := g.current().number
+	a0, aaaa0 := dns.queried(appName)
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		n++
+		if w.resolve(context.Background()) {
+			b.Fatal("a reshuffled answer changed the addresses")
+		}
+	}
+	if g.current().number != number {
+		b.Fatal("a refresh without change made a generation")
+	}
+	a, aaaa := dns.queried(appName)
+	b.ReportMetric(float64(a-a0)/float64(n), "A/op")
+	b.ReportMetric(float64(aaaa-aaaa0)/float64(n), "AAAA/op")
+}
+
+// BenchmarkDNSChangeApplied measures what the gateway does once the
+// refresh after a DNS change comes: the lookup and the new generation,
+// built and published with one address more or less, and recorded.
+func BenchmarkDNSChangeApplied(b *testing.B) {
+	g, dns, w, addrs := benchGateway(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		dns.set(appName, addrs[:10-i%2]...) // 9, 10, 9, ... addresses
+		if !w.resolve(ctx) {
+			b.Fatal("the changed answer changed nothing")
+		}
+		g.applyDNS(ctx, w)
+	}
+	if n := g.current().number; n != uint64(1+i) {
+		b.Fatalf("generation %d after %d changes", n, i)
+	}
+}

@@ -55,7 +55,7 @@ const (
 )
 
 // startDNSServer starts a dnsServer, stopped when the test ends.
-func startDNSServer(t *testing.T) *dnsServer {
+func startDNSServer(t testing.TB) *dnsServer {
 	t.Helper()
 	s := &dnsServer{zone: map[string]*dnsName{}, queries: map[dnsQuestion]int{}}
 	for try := 0; ; try++ {
