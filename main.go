@@ -178,6 +178,7 @@ func validateCommand() *cli.Command {
 		ArgsUsage: "FILE...",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "text or json"},
+			&cli.BoolFlag{Name: "resolve", Usage: "also look up the names of resolved servers, as run does; a name without an address is a problem"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() == 0 {
@@ -190,7 +191,7 @@ func validateCommand() *cli.Command {
 			reports := make([]validationReport, 0, c.NArg())
 			failed := false
 			for _, path := range c.Args().Slice() {
-				r := validateFile(path)
+				r := validateFile(c.Context, path, c.Bool("resolve"))
 				failed = failed || !r.OK
 				reports = append(reports, r)
 			}
@@ -222,11 +223,15 @@ type validationReport struct {
 	Servers  int              `json:"servers"`
 	Problems []config.Problem `json:"problems"`
 	Warnings []config.Problem `json:"warnings"`
+	// Resolved is what the names of resolved servers resolved to, with
+	// --resolve.
+	Resolved []gateway.ResolvedStatus `json:"resolved,omitempty"`
 }
 
-// validateFile loads path with the code path run uses, and reads and
-// checks every file the config names, as run does.
-func validateFile(path string) validationReport {
+// validateFile loads path with the code path run uses, reads and checks
+// every file the config names, as run does, and, with resolve, looks up
+// the names of its resolved servers as run does.
+func validateFile(ctx context.Context, path string, resolve bool) validationReport {
 	r := validationReport{File: path, Problems: []config.Problem{}, Warnings: []config.Problem{}}
 	cfg, err := config.Load(path)
 	if err != nil {
@@ -244,11 +249,19 @@ func validateFile(path string) validationReport {
 	} else if len(warnings) > 0 {
 		r.Warnings = warnings
 	}
-	r.OK = true
 	r.Pools = len(cfg.Pools)
 	for _, p := range cfg.Pools {
 		r.Servers += len(p.Servers)
 	}
+	if resolve {
+		r.Resolved = gateway.ResolveNames(ctx, cfg)
+		for _, n := range r.Resolved {
+			if len(n.Addresses) == 0 {
+				r.Problems = append(r.Problems, config.Problem{File: path, Message: n.Name + " resolves to no address: " + n.Error})
+			}
+		}
+	}
+	r.OK = len(r.Problems) == 0
 	return r
 }
 
@@ -258,7 +271,11 @@ func (r validationReport) writeText(w io.Writer) {
 	}
 	if r.OK {
 		fmt.Fprintf(w, "%s: ok (%d pools, %d servers)\n", r.File, r.Pools, r.Servers)
-		return
+	}
+	for _, n := range r.Resolved {
+		if len(n.Addresses) > 0 {
+			fmt.Fprintf(w, "%s: %s resolves to %s\n", r.File, n.Name, strings.Trim(fmt.Sprint(n.Addresses), "[]"))
+		}
 	}
 	for _, p := range r.Problems {
 		fmt.Fprintln(w, p.Error())

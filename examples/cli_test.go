@@ -112,6 +112,48 @@ func TestCLIValidateReportsEveryProblem(t *testing.T) {
 	}
 }
 
+// TestCLIValidateResolve checks that validate looks names up only when
+// asked to, and that a name without an address is then a problem.
+func TestCLIValidateResolve(t *testing.T) {
+	down, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resolver := down.LocalAddr().String()
+	down.Close() // a resolver that refuses every query
+	file := filepath.Join(t.TempDir(), "resolved.yaml")
+	os.WriteFile(file, []byte(`dns: {resolvers: ["`+resolver+`"], timeout: 1s}
+pools:
+  app:
+    servers:
+      - {url: "http://app.default.svc.cluster.local:8080", resolve: true}
+`), 0o644)
+	if out, code := runGateway(t, "validate", file); code != 0 || out != file+": ok (1 pools, 1 servers)\n" {
+		t.Fatalf("validate without --resolve: exit %d, output %q; want 0 and the ok line: it checks the file offline", code, out)
+	}
+	out, code := runGateway(t, "validate", "--resolve", file)
+	want := file + ": app.default.svc.cluster.local resolves to no address: lookup app.default.svc.cluster.local on " + resolver + ": "
+	if code != 1 || !strings.HasPrefix(out, want) || strings.Count(out, "\n") != 1 {
+		t.Fatalf("validate --resolve: exit %d, output %q; want 1 and one line starting %q", code, out, want)
+	}
+	out, code = runGateway(t, "validate", "--resolve", "--format", "json", file)
+	var reports []struct {
+		OK       bool `json:"ok"`
+		Resolved []struct {
+			Name      string   `json:"name"`
+			Addresses []string `json:"addresses"`
+			Error     string   `json:"error"`
+		} `json:"resolved"`
+	}
+	if err := json.Unmarshal([]byte(out), &reports); err != nil {
+		t.Fatalf("json output: %v\n%s", err, out)
+	}
+	if code != 1 || len(reports) != 1 || reports[0].OK || len(reports[0].Resolved) != 1 ||
+		reports[0].Resolved[0].Name != "app.default.svc.cluster.local" || reports[0].Resolved[0].Error == "" {
+		t.Fatalf("validate --resolve --format json: exit %d, %+v", code, reports)
+	}
+}
+
 // TestCLIValidateNamesUnreadableFileOnce checks that a file validate
 // cannot read is one problem that names the file once.
 func TestCLIValidateNamesUnreadableFileOnce(t *testing.T) {

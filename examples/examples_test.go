@@ -1,6 +1,7 @@
-// Package examples_test checks that the example configurations, the
-// Kubernetes manifests and the Dockerfile shipped with the gateway are
-// valid and agree with one another.
+// Package examples_test checks that the example configurations and the
+// Dockerfile shipped with the gateway are valid and agree with one
+// another. The Kubernetes manifests are checked by the module of their
+// own folder, kubernetes/.
 package examples_test
 
 import (
@@ -146,11 +147,12 @@ func TestFullConfig(t *testing.T) {
 	c := load(t, "full.yaml")
 
 	var algorithms []config.Algorithm
-	var weighted, passive, tuned bool
+	var weighted, resolved, passive, tuned bool
 	for _, p := range c.Pools {
 		algorithms = append(algorithms, p.Algorithm)
 		for _, s := range p.Servers {
 			weighted = weighted || s.Weight != 1
+			resolved = resolved || s.Resolve
 		}
 		passive = passive || p.Passive.On5xx
 		hc := p.HealthCheck
@@ -163,6 +165,9 @@ func TestFullConfig(t *testing.T) {
 	}
 	if !weighted {
 		t.Error("no server sets a weight other than 1")
+	}
+	if !resolved || len(c.DNS.Resolvers) == 0 {
+		t.Error("no server is resolved, or dns names no resolver")
 	}
 	if !passive {
 		t.Error("no pool sets passive.on5xx")
@@ -209,9 +214,10 @@ func TestFullConfig(t *testing.T) {
 var configKeys = []string{
 	"listen", "port", "admin", "accessLog", "trustedProxies",
 	"clientHeaderTimeout", "clientIdleTimeout", "maxHeaderBytes", "maxBodySize", "maxConnections", "shutdownTimeout",
+	"dns", "resolvers", "refresh",
 	"pools", "routes", "servers", "algorithm", "healthCheck", "healthCheckInterval", "passive",
 	"connectTimeout", "responseHeaderTimeout", "idleTimeout",
-	"url", "weight",
+	"url", "weight", "resolve",
 	"enabled", "method", "path", "interval", "timeout", "healthyThreshold", "unhealthyThreshold", "expectStatus",
 	"maxFails", "window", "ejectFor", "on5xx",
 	"name", "host", "pathPrefix", "path", "methods", "headers", "rewritePrefix", "requestHeaders", "responseHeaders",

@@ -3,6 +3,7 @@ package gateway
 import (
 	"encoding/json"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/gatewayhq/gateway/gateway/config"
@@ -59,6 +60,27 @@ type PoolStatus struct {
 	Name      string           `json:"name"`
 	Algorithm config.Algorithm `json:"algorithm"`
 	Backends  []BackendStatus  `json:"backends"`
+	// Resolved describes each resolved server of the pool, in config
+	// order; left out when it has none.
+	Resolved []ResolvedStatus `json:"resolved,omitempty"`
+}
+
+// ResolvedStatus describes the name of a resolved server: what the last
+// answer for it said.
+type ResolvedStatus struct {
+	// Name is the name looked up.
+	Name string `json:"name"`
+	// Addresses are the addresses of the last answer, sorted: those the
+	// server's backends are at. Empty before the first answer and when
+	// the name has none.
+	Addresses []netip.Addr `json:"addresses"`
+	// ResolvedAt is when the last answer came, with addresses or saying
+	// there are none; nil before the first.
+	ResolvedAt *time.Time `json:"resolvedAt"`
+	// Error is why the last lookup gave no address: the name has none,
+	// or the lookup failed and the addresses of the answer before stay
+	// in service. Empty when it gave addresses.
+	Error string `json:"error"`
 }
 
 // RouteStatus describes one route of the generation being served: its
@@ -155,6 +177,9 @@ type BackendStatus struct {
 	Carried bool `json:"carried"`
 	// Weight is the backend's weight in the pool.
 	Weight int `json:"weight"`
+	// Source is the name the backend is an address of, for a resolved
+	// server's backend; empty for a server of its own.
+	Source string `json:"source"`
 }
 
 // The backend states of [BackendStatus.State].
@@ -177,10 +202,16 @@ func (g *Gateway) Status() StatusReport {
 		return r
 	}
 	r.Generation = GenerationStatus{Number: gen.number, Hash: g.RunningHash(), LoadedAt: gen.loadedAt, Source: gen.cfg.Source}
-	for _, p := range gen.pools {
+	watches := g.names.current()
+	for i, p := range gen.pools {
 		ps := PoolStatus{Name: p.name, Algorithm: p.algorithm, Backends: make([]BackendStatus, 0, len(p.backends))}
 		for i, b := range p.backends {
 			ps.Backends = append(ps.Backends, backendStatus(b, p.carried[i], p.weights[i]))
+		}
+		for _, s := range gen.cfg.Pools[i].Servers {
+			if s.Resolve {
+				ps.Resolved = append(ps.Resolved, resolvedStatus(s.Name(), watches[s.Name()]))
+			}
 		}
 		r.Pools = append(r.Pools, ps)
 	}
@@ -221,6 +252,23 @@ func routeStatus(rt *route) RouteStatus {
 	return s
 }
 
+// resolvedStatus describes name from what its watch w knows; w is nil
+// when a reload removed the name meanwhile.
+func resolvedStatus(name string, w *nameWatch) ResolvedStatus {
+	s := ResolvedStatus{Name: name, Addresses: []netip.Addr{}}
+	if w == nil {
+		return s
+	}
+	st := w.snapshot()
+	s.Addresses = append(s.Addresses, st.addrs...)
+	s.Error = st.err
+	if !st.resolvedAt.IsZero() {
+		t := st.resolvedAt
+		s.ResolvedAt = &t
+	}
+	return s
+}
+
 // backendStatus describes b.
 func backendStatus(b *backend, carried bool, weight int) BackendStatus {
 	snap := b.health.Snapshot()
@@ -238,6 +286,7 @@ func backendStatus(b *backend, carried bool, weight int) BackendStatus {
 		Failures:          b.failures.Load(),
 		Carried:           carried,
 		Weight:            weight,
+		Source:            b.settings.Load().source,
 	}
 	if snap.Healthy {
 		s.State = StateUp

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"crypto/tls"
 	"log/slog"
 	"net"
@@ -15,12 +16,14 @@ import (
 	"github.com/gatewayhq/gateway/health"
 )
 
-// backend is one server of one pool and everything the gateway knows about
-// it: its health, its in-flight and served counts, the settings its pool
-// gives it and the [upstream] that keeps its keep-alive connections.
+// backend is one server of one pool, or one address of a resolved
+// server's name, and everything the gateway knows about it: its health,
+// its in-flight and served counts, the settings its pool gives it and the
+// [upstream] that keeps its keep-alive connections.
 //
-// A backend is its pool's name and its server's canonical URL
-// ([backendKey]); nothing else. Generations share backend objects: a reload
+// A backend is its pool's name and its canonical URL ([backendKey]), a
+// resolved server's backend having an address in place of the name;
+// nothing else. Generations share backend objects: a reload
 // that keeps the server in the pool hands the same object to the new
 // generation, with its health, counters, in-flight requests and
 // connections, and applies the pool's new settings to it in place
@@ -64,9 +67,18 @@ type backend struct {
 // do not shape its connections. A backendSettings never changes; a reload
 // that changes them stores new ones in [backend.settings].
 type backendSettings struct {
-	// url is the server's URL as the config spells it, lowercased: what
-	// logs, metrics and /status show.
+	// url is the server's URL as the config spells it, lowercased, with
+	// the address in place of a resolved server's name: what logs,
+	// metrics and /status show.
 	url string
+	// source is the name a resolved server's backend is an address of;
+	// "" for a server of its own.
+	source string
+	// probeURL is the URL the probes are sent to, and whose host is
+	// their Host header and TLS server name: url, or a resolved server's
+	// own URL, with the name. Probes dial the backend's address
+	// whatever the URL's host.
+	probeURL string
 	// passive configures the passive health of the backend.
 	passive health.PassiveConfig
 	// check configures the active checks, the probes' Host header
@@ -85,9 +97,11 @@ type backendOptions struct {
 	prober func(baseURL string, cfg health.CheckConfig) health.Prober
 }
 
-// backendKey returns the identity of the backend that serves u in the pool
-// called pool: the pool's name and [config.CanonicalURL] of u. A reload
-// that keeps the key keeps the backend, whatever else changed.
+// backendKey returns the identity of the backend at u in the pool called
+// pool: the pool's name and [config.CanonicalURL] of u, the server's URL
+// or, for a resolved server, its URL with an address in place of the
+// name. A reload or an answer that keeps the key keeps the backend,
+// whatever else changed.
 func backendKey(pool string, u *url.URL) string {
 	return pool + " " + config.CanonicalURL(u)
 }
@@ -97,31 +111,45 @@ func displayURL(u *url.URL) string {
 	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host)
 }
 
-// newBackend builds the backend for server s of pool p, speaking TLS with
+// newBackend builds the backend for target t of pool p, speaking TLS with
 // ct to an https server. Its checker is not started; [backend.start] does
 // that once the generation is published.
-func newBackend(s config.ServerConfig, p *config.PoolConfig, opts backendOptions, ct *clientTLS) *backend {
-	canonical := config.CanonicalURL(s.URL)
-	b := &backend{key: backendKey(p.Name, s.URL), https: strings.HasPrefix(canonical, "https:"), opts: opts}
+func newBackend(t target, p *config.PoolConfig, opts backendOptions, ct *clientTLS) *backend {
+	canonical := config.CanonicalURL(t.url)
+	b := &backend{key: backendKey(p.Name, t.url), https: strings.HasPrefix(canonical, "https:"), opts: opts}
 	b.addr = canonical[strings.Index(canonical, "://")+3:]
 	b.hash = fnv64([]byte(canonical))
-	settings := newBackendSettings(s, p)
+	settings := newBackendSettings(t, p)
 	b.settings.Store(settings)
 	b.read.set(p.ResponseHeaderTimeout)
 	logger := opts.logger.With("pool", p.Name)
 	b.health = health.NewStatus(settings.url, logger)
-	b.upstream.Store(b.newUpstream(p, ct))
+	b.upstream.Store(b.newUpstream(p, serverName(t), ct))
 	if settings.check != nil {
 		b.checker = b.newChecker(settings)
 	}
 	return b
 }
 
-// newBackendSettings returns the settings that pool p gives its server s.
-func newBackendSettings(s config.ServerConfig, p *config.PoolConfig) *backendSettings {
+// serverName returns the TLS server name of t's backend: the host of its
+// server's URL, so the name of a resolved server rather than the
+// address.
+func serverName(t target) string {
+	canonical := config.CanonicalURL(t.server.URL)
+	host, _, _ := net.SplitHostPort(canonical[strings.Index(canonical, "://")+3:])
+	return host
+}
+
+// newBackendSettings returns the settings that pool p gives the backend
+// of target t.
+func newBackendSettings(t target, p *config.PoolConfig) *backendSettings {
 	bs := &backendSettings{
-		url:     displayURL(s.URL),
-		passive: health.PassiveConfig{MaxFails: p.Passive.MaxFails, Window: p.Passive.Window, EjectFor: p.Passive.EjectFor},
+		url:      displayURL(t.url),
+		probeURL: displayURL(t.server.URL),
+		passive:  health.PassiveConfig{MaxFails: p.Passive.MaxFails, Window: p.Passive.Window, EjectFor: p.Passive.EjectFor},
+	}
+	if t.server.Resolve {
+		bs.source = t.server.Name()
 	}
 	if hc := p.HealthCheck; hc.Enabled {
 		cfg := &health.CheckConfig{
@@ -149,22 +177,26 @@ func sameProbes(a, b *backendSettings) bool {
 		return a.check == nil && b.check == nil
 	}
 	x, y := *a.check, *b.check
-	return a.url == b.url && slices.Equal(x.Expect, y.Expect) &&
+	return a.url == b.url && a.probeURL == b.probeURL && slices.Equal(x.Expect, y.Expect) &&
 		x.Method == y.Method && x.Path == y.Path && x.Host == y.Host && x.Interval == y.Interval && x.Timeout == y.Timeout &&
 		x.HealthyThreshold == y.HealthyThreshold && x.UnhealthyThreshold == y.UnhealthyThreshold
 }
 
 // newChecker returns a checker that probes the backend under settings.
-// Probes dial, and speak TLS, as the backend's requests do.
+// Probes dial as the backend's requests do, the backend's address, and
+// speak TLS as they do.
 func (b *backend) newChecker(settings *backendSettings) *health.Checker {
 	newProber := b.opts.prober
 	if newProber == nil {
 		newProber = health.NewHTTPProber
 	}
 	cfg := *settings.check
-	cfg.Dial = b.dialer()
+	dial := b.dialer()
+	cfg.Dial = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return dial(ctx, network, b.addr)
+	}
 	cfg.TLS = b.upstream.Load().tls
-	return health.NewChecker(b.health, newProber(settings.url, cfg), cfg)
+	return health.NewChecker(b.health, newProber(settings.probeURL, cfg), cfg)
 }
 
 // dialer returns the function that opens the backend's TCP connections:
@@ -190,8 +222,8 @@ func (b *backend) start() {
 	}
 }
 
-// update applies the settings of pool p, in which the backend is server s
-// spoken to in TLS with ct, to the backend in place, once the generation
+// update applies the settings of pool p, in which the backend is target
+// t spoken to in TLS with ct, to the backend in place, once the generation
 // of p is published. The backend keeps its health, counters and in-flight
 // requests:
 //   - new passive settings apply to the next failure; the failures in the
@@ -204,28 +236,30 @@ func (b *backend) start() {
 //     unless it is ejected;
 //   - a new responseHeaderTimeout applies to the next read or write of
 //     every connection;
-//   - a new connectTimeout or idleTimeout, or new TLS material (other
-//     files, or files the watcher read changed), replaces the [upstream]
-//     ([backend.setUpstream]): new requests open new connections, the old
-//     idle ones close at once, and each old one in use closes when its
-//     request ends. Otherwise the keep-alive connections are kept. New
-//     TLS material restarts the checker too, as new probe settings do.
-func (b *backend) update(s config.ServerConfig, p *config.PoolConfig, ct *clientTLS) {
+//   - a new connectTimeout or idleTimeout, a new TLS server name, or new
+//     TLS material (other files, or files the watcher read changed),
+//     replaces the [upstream] ([backend.setUpstream]): new requests open
+//     new connections, the old idle ones close at once, and each old one
+//     in use closes when its request ends. Otherwise the keep-alive
+//     connections are kept. New TLS material restarts the checker too, as
+//     new probe settings do.
+func (b *backend) update(t target, p *config.PoolConfig, ct *clientTLS) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.retired {
 		return
 	}
-	old, next := b.settings.Load(), newBackendSettings(s, p)
+	old, next := b.settings.Load(), newBackendSettings(t, p)
 	b.settings.Store(next)
 	b.read.set(p.ResponseHeaderTimeout)
 	if next.url != old.url {
 		b.health.SetName(next.url)
 	}
+	name := serverName(t)
 	u := b.upstream.Load()
-	tlsChanged := b.https && u.material != ct
+	tlsChanged := b.https && (u.material != ct || u.serverName != name)
 	if u.connect != p.ConnectTimeout || u.idleFor != p.IdleTimeout || tlsChanged {
-		b.setUpstream(b.newUpstream(p, ct))
+		b.setUpstream(b.newUpstream(p, name, ct))
 	}
 	if old.passive.MaxFails > 0 && next.passive.MaxFails <= 0 {
 		b.health.DisablePassive()
@@ -280,25 +314,25 @@ func (b *backend) release(u *upstream) {
 }
 
 // newUpstream returns an upstream to b under the settings of pool p: TLS
-// with ct for an https backend (see [clientTLS.configFor]), and the
-// backend's shared responseHeaderTimeout for every connection.
-func (b *backend) newUpstream(p *config.PoolConfig, ct *clientTLS) *upstream {
-	return b.upstreamWith(p.ConnectTimeout, p.IdleTimeout, ct)
+// with ct for an https backend (see [clientTLS.configFor]), verified
+// for and sent serverName unless ct names another, and the backend's
+// shared responseHeaderTimeout for every connection.
+func (b *backend) newUpstream(p *config.PoolConfig, serverName string, ct *clientTLS) *upstream {
+	return b.upstreamWith(p.ConnectTimeout, p.IdleTimeout, serverName, ct)
 }
 
 // upstreamWith returns an upstream to b that connects within connect,
 // keeps idle connections for idleFor and speaks TLS with ct to an https
-// backend.
-func (b *backend) upstreamWith(connect, idleFor time.Duration, ct *clientTLS) *upstream {
+// backend, for serverName.
+func (b *backend) upstreamWith(connect, idleFor time.Duration, serverName string, ct *clientTLS) *upstream {
 	var tlsConfig *tls.Config
 	if !b.https {
-		ct = nil
+		ct, serverName = nil, ""
 	} else {
-		host, _, _ := net.SplitHostPort(b.addr)
-		tlsConfig = ct.configFor(host)
+		tlsConfig = ct.configFor(serverName)
 	}
 	u := newUpstream(b.addr, tlsConfig, connect, idleFor, &b.read, b.dialer())
-	u.material = ct
+	u.material, u.serverName = ct, serverName
 	return u
 }
 
@@ -313,7 +347,7 @@ func (b *backend) rotateTLS(old, ct *clientTLS) {
 	if b.retired || !b.https || u.material != old {
 		return
 	}
-	b.setUpstream(b.upstreamWith(u.connect, u.idleFor, ct))
+	b.setUpstream(b.upstreamWith(u.connect, u.idleFor, u.serverName, ct))
 	if b.checker != nil {
 		b.checker.Stop()
 		b.checker = b.newChecker(b.settings.Load())

@@ -13,6 +13,9 @@ var _ selector = (*leastConnections)(nil)
 
 func (l *leastConnections) pick(p *pool, _ uint64, tried uint64) int {
 	n := len(p.backends)
+	if n == 0 {
+		return -1 // a resolved server's name without addresses
+	}
 	start := int((l.next.Add(1) - 1) % uint64(n))
 	best, bestLoad := -1, int64(0)
 	for k := range n {

@@ -257,7 +257,7 @@ func TestCarryRestartsCheckerWithNewInterval(t *testing.T) {
 			return cfg
 		}
 		t0 := time.Now()
-		gen, plan := build(decode("10s"), 1, nil, nil, opts, nil)
+		gen, plan := build(decode("10s"), nil, 1, nil, nil, opts, nil)
 		plan.commit()
 		b := gen.pools[0].backends[0]
 		defer b.retire()
@@ -270,7 +270,7 @@ func TestCarryRestartsCheckerWithNewInterval(t *testing.T) {
 
 		reloaded := time.Now()
 		prober.set(true)
-		gen, plan = build(decode("1m"), 2, gen, plan.live, opts, nil)
+		gen, plan = build(decode("1m"), nil, 2, gen, plan.live, opts, nil)
 		plan.commit()
 		synctest.Wait()
 		if gen.pools[0].backends[0] != b || plan.stats.Carried != 1 {

@@ -55,6 +55,23 @@
 // that a backend's removal or new timeouts retire close once unused: the
 // idle ones at once, each other one when its request ends.
 //
+// A resolved server ([config.ServerConfig.Resolve]) stands for one
+// backend per address of its name, each identified as a server would be
+// with the address in place of the name, in address order, on the URL's
+// scheme and port; an https one is spoken to, and probed, with the name as
+// TLS server name, and its probes carry the name, not the address, as
+// Host unless healthCheck.host sets one. The gateway
+// looks each such name up, A and AAAA together, when a config brings it
+// in, before that config's generation is built, and then every
+// dns.refresh; a reload that keeps the name keeps its addresses and its
+// rhythm. An answer that changes a name's set of addresses makes the next
+// generation, from the running config and the new set, built, carried
+// over and published as a reload's is, and recorded with the trigger
+// [TriggerDNS]; an address that stays keeps its backend, whatever the
+// order of the answer. A lookup that fails keeps the addresses; an answer
+// that the name has none (NXDOMAIN, or no A or AAAA record) empties them,
+// and a pool left without backends answers 503.
+//
 // Applying a config plans what it does to the public and HTTPS listeners'
 // sockets and server, the admin listener and the access log, opens what
 // the plan needs (a changed address is bound, a new log file opened, TLS
@@ -119,7 +136,8 @@
 // # Observing
 //
 // [Gateway.Status] reports the generation being served, every backend's
-// state and the certificates as a [StatusReport]; [Gateway.Ready] says whether the gateway serves
+// state, the certificates and the last answer for each resolved server's
+// name as a [StatusReport]; [Gateway.Ready] says whether the gateway serves
 // a config and is not draining. When the config names an admin address, the
 // admin listener ([Gateway.AdminAddr]) answers /healthz, /readyz, /status
 // (the StatusReport as JSON), /reloads (the ReloadRecords as JSON) and
@@ -127,9 +145,10 @@
 //
 // # Stopping
 //
-// [Gateway.Shutdown] stops accepting connections, lets the requests in
-// flight and upgraded connections finish until its context is done, then
-// closes what is left and stops every health checker.
+// [Gateway.Shutdown] stops looking names up, stops accepting connections,
+// lets the requests in flight and upgraded connections finish until its
+// context is done, then closes what is left and stops every health
+// checker.
 // [Gateway.ShutdownTimeout] is how long the config allows for that; [Run]
 // gives it that long, or stops at once on a second stop signal.
 package gateway

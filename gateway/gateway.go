@@ -5,8 +5,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"log/slog"
+	"maps"
 	"net"
+	"net/netip"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,6 +66,15 @@ type Gateway struct {
 	metrics   *metrics
 	draining  atomic.Bool
 	watch     watchState
+
+	// ctx is the gateway's own: the name watches' loops and lookups run
+	// under it, and Shutdown cancels it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// names are the watches of the names of resolved servers, and
+	// newLookup makes the function they look names up with.
+	names     nameSet
+	newLookup func(config.DNSConfig) lookupFunc
 }
 
 // Options configures a [Gateway].
@@ -87,6 +99,8 @@ func New(opts Options) *Gateway {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	g := &Gateway{logger: logger, live: make(map[string]*backend), accessLog: new(accessLog)}
+	g.ctx, g.cancel = context.WithCancel(context.Background())
+	g.newLookup = func(cfg config.DNSConfig) lookupFunc { return newDNSClient(cfg).lookup }
 	g.backends = backendOptions{logger: logger, dial: opts.DialContext}
 	g.metrics = newMetrics(g)
 	g.public = newEntrance("listen", logger, new(connLimit))
@@ -121,12 +135,14 @@ func (g *Gateway) RunningHash() string {
 
 // Triggers name what caused a reload in its [ReloadRecord]: start, watch
 // and signal load the config file; certificate reloads a TLS file the
-// config names, which the watcher read changed.
+// config names, which the watcher read changed; dns is a changed answer
+// for the name of a resolved server.
 const (
 	TriggerStart       = "start"
 	TriggerWatch       = "watch"
 	TriggerSignal      = "signal"
 	TriggerCertificate = "certificate"
+	TriggerDNS         = "dns"
 )
 
 // Load decodes data as the config file source and applies it: the very
@@ -165,31 +181,33 @@ func (g *Gateway) readFailed(err error, trigger string) ReloadRecord {
 
 // Apply builds the generation for cfg beside the running one and publishes
 // it. A backend is its pool's name and its server's canonical URL
-// ([config.CanonicalURL]): one that stays in the config is carried over
-// with its health, counters, in-flight requests and keep-alive connections,
-// and takes its pool's new settings in place; new ones start fresh and are
-// probed at once; those that left stop probing and close their idle
-// connections at once, and the others as their requests end. New listen,
-// tls.listen and admin addresses are bound, a new access log opened and
-// the TLS files not loaded yet read and checked, before anything is
-// published, so a failure rejects the whole config. A config
-// equal to the running one (see [config.Config.Equal]) builds nothing and
-// is recorded as unchanged.
+// ([config.CanonicalURL]), a resolved server standing for one backend per
+// address of its name: one that stays in the config is carried over with
+// its health, counters, in-flight requests and keep-alive connections,
+// and takes its pool's new settings in place; new ones start fresh and
+// are probed at once; those that left stop probing and close their idle
+// connections at once, and the others as their requests end. A name that
+// the config brings in is looked up before the generation is built, at
+// most the config's dns.timeout per resolver; one it keeps keeps the
+// addresses it has. New listen, tls.listen and admin addresses are bound,
+// a new access log opened and the TLS files not loaded yet read and
+// checked, before anything is published, so a failure rejects the whole
+// config. A config equal to the running one (see [config.Config.Equal])
+// builds nothing and is recorded as unchanged.
 func (g *Gateway) Apply(cfg *config.Config, trigger string) (ReloadRecord, error) {
 	return g.apply(cfg, trigger, time.Now())
 }
 
 func (g *Gateway) apply(cfg *config.Config, trigger string, start time.Time) (ReloadRecord, error) {
+	var stopped []*nameWatch
 	g.mu.Lock()
-	defer g.mu.Unlock()
+	defer func() {
+		g.mu.Unlock()
+		waitAll(stopped)
+	}()
 	rec := ReloadRecord{Hash: cfg.Hash, Trigger: trigger, Time: start}
-	reject := func(err error) (ReloadRecord, error) {
-		rec.Result, rec.Error, rec.Duration = ResultRejected, err.Error(), time.Since(start)
-		g.record(rec)
-		return rec, err
-	}
 	if g.closed {
-		return reject(errors.New("the gateway is shutting down"))
+		return g.rejected(rec, errors.New("the gateway is shutting down"))
 	}
 	prev := g.gen.Load()
 	if prev != nil && prev.cfg.Equal(cfg) {
@@ -198,25 +216,70 @@ func (g *Gateway) apply(cfg *config.Config, trigger string, start time.Time) (Re
 		g.record(rec)
 		return rec, nil
 	}
+	names := g.names.plan(g.ctx, cfg, g.logger, g.newLookup)
+	rec, err := g.publish(cfg, names.addresses(), rec)
+	if err != nil {
+		return rec, err
+	}
+	g.runningHash.Store(&cfg.Hash)
+	stopped = g.names.commit(g.ctx, names, g.applyDNS)
+	return rec, nil
+}
+
+// applyDNS publishes a generation with the addresses that w's name has
+// now, built from the running config through the same staging, build and
+// carry-over as a config, and records it with the trigger dns and the
+// name. A name watch calls it when an answer changed the addresses; ctx
+// is the watch's, which ends when the name leaves the config. The
+// generation carries every other name's addresses over as they were.
+func (g *Gateway) applyDNS(ctx context.Context, w *nameWatch) {
+	start := time.Now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	prev := g.gen.Load()
+	if g.closed || ctx.Err() != nil || prev == nil {
+		return
+	}
+	addrs := w.addresses()
+	if slices.Equal(prev.addrs[w.name], addrs) {
+		return // a config applied meanwhile took them
+	}
+	next := maps.Clone(prev.addrs)
+	next[w.name] = addrs
+	g.publish(prev.cfg, next, ReloadRecord{Hash: g.RunningHash(), Trigger: TriggerDNS, Name: w.name, Time: start})
+}
+
+// publish builds the generation of cfg, with addrs as the addresses of
+// its resolved servers' names, beside the running one, stages what cfg
+// needs opened, publishes the generation and records rec with the
+// outcome: the one path of config reloads and DNS changes. It is called
+// under g.mu.
+func (g *Gateway) publish(cfg *config.Config, addrs map[string][]netip.Addr, rec ReloadRecord) (ReloadRecord, error) {
 	st, err := g.stage(cfg, g.plan(cfg))
 	if err != nil {
-		return reject(err)
+		return g.rejected(rec, err)
 	}
-	gen, backends := build(cfg, g.number+1, prev, g.live, g.backends, st.tls.client)
+	gen, backends := build(cfg, addrs, g.number+1, g.gen.Load(), g.live, g.backends, st.tls.client)
 
 	g.number++
 	gen.loadedAt = time.Now()
 	g.metrics.sync(gen)
 	g.gen.Store(gen)
-	g.runningHash.Store(&cfg.Hash)
 	g.live = backends.live
 	backends.commit()
 	g.commit(st, cfg)
 
-	rec.Generation, rec.Result, rec.Duration = gen.number, ResultApplied, time.Since(start)
+	rec.Generation, rec.Result, rec.Duration = gen.number, ResultApplied, time.Since(rec.Time)
 	rec.Carried, rec.Added, rec.Removed = backends.stats.Carried, backends.stats.Added, backends.stats.Removed
 	g.record(rec)
 	return rec, nil
+}
+
+// rejected records rec as rejected with err, and returns both.
+func (g *Gateway) rejected(rec ReloadRecord, err error) (ReloadRecord, error) {
+	rec.Result, rec.Error, rec.Duration = ResultRejected, err.Error(), time.Since(rec.Time)
+	g.record(rec)
+	return rec, err
 }
 
 // Addr returns the address the public listener is bound to, or "" when
@@ -231,18 +294,22 @@ func (g *Gateway) Ready() bool {
 	return g.gen.Load() != nil && !g.draining.Load()
 }
 
-// Shutdown stops the gateway gracefully: it stops accepting connections,
-// lets the requests in flight (upgraded connections included) finish until
-// ctx is done, then closes what is left and stops every health checker.
+// Shutdown stops the gateway gracefully: it stops looking names up and
+// accepting connections, lets the requests in flight (upgraded
+// connections included) finish until ctx is done, then closes what is
+// left and stops every health checker.
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.draining.Store(true)
+	g.cancel() // ends the name watches and any lookup in flight
 	g.mu.Lock()
 	g.closed = true
 	current, retired := g.listener, g.retired
 	g.retired, g.listener = nil, nil
 	live := g.live
 	g.live = map[string]*backend{}
+	watches := g.names.stopAll()
 	g.mu.Unlock()
+	waitAll(watches)
 
 	// Close the sockets first, so that new clients are refused at once
 	// and go elsewhere, rather than queue for a server that drains.

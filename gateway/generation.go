@@ -1,6 +1,9 @@
 package gateway
 
 import (
+	"net"
+	"net/netip"
+	"net/url"
 	"sync/atomic"
 	"time"
 
@@ -22,6 +25,9 @@ type generation struct {
 	pools []*pool
 	// routes are the compiled routes, in match order.
 	routes *routeTable
+	// addrs are the addresses of the resolved servers' names that the
+	// generation was built with, by name.
+	addrs map[string][]netip.Addr
 }
 
 // poolNamed returns the pool called name, or nil.
@@ -53,23 +59,59 @@ type backendPlan struct {
 	stats   carryStats
 }
 
-// carriedBackend is a backend a build kept, and the server and pool
+// carriedBackend is a backend a build kept, and the target and pool
 // config that it now serves under, with the pool's TLS material.
 type carriedBackend struct {
 	b      *backend
-	server config.ServerConfig
+	target target
 	pool   *config.PoolConfig
 	tls    *clientTLS
 }
 
-// build makes the generation for cfg beside prev. Backends whose identity
-// ([backendKey]) is in live are kept, the others created; the plan returned
-// says what becomes of every backend once the generation is published.
-// tlsOf gives the TLS material of a pool's tls setting (nil: the
-// system's roots). build starts nothing and changes nothing that a
-// running request can see.
-func build(cfg *config.Config, number uint64, prev *generation, live map[string]*backend, opts backendOptions, tlsOf func(config.BackendTLSConfig) *clientTLS) (*generation, *backendPlan) {
-	g := &generation{number: number, cfg: cfg}
+// target is one backend that a server of the config stands for: the
+// server itself, or one address of a resolved server's name.
+type target struct {
+	// server is the server in the config.
+	server config.ServerConfig
+	// url is where the backend is: the server's URL, or the server's
+	// scheme, one address of its name and its port.
+	url *url.URL
+}
+
+// targets returns the backends that server s stands for: s itself, or,
+// for a resolved server, one for each address addrs holds for its name,
+// in the order of addrs.
+func targets(s config.ServerConfig, addrs map[string][]netip.Addr) []target {
+	if !s.Resolve {
+		return []target{{server: s, url: s.URL}}
+	}
+	port := s.URL.Port()
+	var out []target
+	for _, a := range addrs[s.Name()] {
+		host := a.String()
+		switch {
+		case port != "":
+			host = net.JoinHostPort(host, port)
+		case a.Is6():
+			host = "[" + host + "]"
+		}
+		out = append(out, target{server: s, url: &url.URL{Scheme: s.URL.Scheme, Host: host}})
+	}
+	return out
+}
+
+// build makes the generation for cfg beside prev, with addrs as the
+// addresses of its resolved servers' names. Backends whose identity
+// ([backendKey]) is in live are kept, the others created; the plan
+// returned says what becomes of every backend once the generation is
+// published. tlsOf gives the TLS material of a pool's tls setting (nil:
+// the system's roots). A backend that two servers of a pool stand for (a static
+// server and an address of a resolved one, or an address of two names)
+// is one backend of the pool, at the place and with the weight of the
+// first. build starts nothing and changes nothing that a running request
+// can see.
+func build(cfg *config.Config, addrs map[string][]netip.Addr, number uint64, prev *generation, live map[string]*backend, opts backendOptions, tlsOf func(config.BackendTLSConfig) *clientTLS) (*generation, *backendPlan) {
+	g := &generation{number: number, cfg: cfg, addrs: addrs}
 	plan := &backendPlan{live: make(map[string]*backend)}
 	for _, pc := range cfg.Pools {
 		p := &pool{name: pc.Name, algorithm: pc.Algorithm, on5xx: pc.Passive.On5xx}
@@ -78,26 +120,25 @@ func build(cfg *config.Config, number uint64, prev *generation, live map[string]
 			ct = tlsOf(pc.TLS)
 		}
 		for _, sc := range pc.Servers {
-			key := backendKey(pc.Name, sc.URL)
-			b, seen := plan.live[key]
-			carried := false
-			if !seen {
-				if old, ok := live[key]; ok {
-					b, carried = old, true
-					plan.carried = append(plan.carried, carriedBackend{b: b, server: sc, pool: pc, tls: ct})
+			for _, t := range targets(sc, addrs) {
+				key := backendKey(pc.Name, t.url)
+				if _, seen := plan.live[key]; seen {
+					continue // the pool has it already
+				}
+				b, carried := live[key]
+				if carried {
+					plan.carried = append(plan.carried, carriedBackend{b: b, target: t, pool: pc, tls: ct})
 					plan.stats.Carried++
 				} else {
-					b = newBackend(sc, pc, opts, ct)
+					b = newBackend(t, pc, opts, ct)
 					plan.added = append(plan.added, b)
 					plan.stats.Added++
 				}
 				plan.live[key] = b
-			} else {
-				_, carried = live[key]
+				p.backends = append(p.backends, b)
+				p.carried = append(p.carried, carried)
+				p.weights = append(p.weights, sc.Weight)
 			}
-			p.backends = append(p.backends, b)
-			p.carried = append(p.carried, carried)
-			p.weights = append(p.weights, sc.Weight)
 		}
 		p.selector = newSelector(p.algorithm, p.weights)
 		if prev != nil {
@@ -127,7 +168,7 @@ func (plan *backendPlan) commit() {
 		b.start()
 	}
 	for _, c := range plan.carried {
-		c.b.update(c.server, c.pool, c.tls)
+		c.b.update(c.target, c.pool, c.tls)
 	}
 	for _, b := range plan.retired {
 		b.retire()

@@ -142,6 +142,23 @@ func loadClients(url string, n int) (done *atomic.Int64, stop func() (ok int64, 
 	}
 }
 
+// underLoad runs step n times while keep-alive clients send GETs to url,
+// waiting after each step for a few requests to be answered, and fails
+// the test if any request failed.
+func underLoad(t *testing.T, url string, n int, step func(i int)) {
+	t.Helper()
+	served, stop := loadClients(url, 4)
+	for i := range n {
+		step(i)
+		from := served.Load()
+		waitUntil(t, "requests after the change", func() bool { return served.Load() >= from+4 })
+	}
+	ok, bad := stop()
+	if len(bad) > 0 {
+		t.Fatalf("%d of %d requests failed during the changes, the first: %s", len(bad), ok+int64(len(bad)), bad[0])
+	}
+}
+
 // dropIdle closes the gateway's idle connections to the backends it
 // serves now, which a quiet gateway would close at idleTimeout anyway.
 func dropIdle(g *Gateway) {
@@ -176,21 +193,14 @@ func TestLeakReloadsUnderLoad(t *testing.T) {
 	g, base := startGateway(t, sets[0])
 
 	// run reloads n times under load, alternating the backend sets and
-	// ending on the first, and waits for a few requests per generation.
+	// ending on the first.
 	run := func(n int) {
 		t.Helper()
-		served, stop := loadClients(base+"/", 4)
-		for i := range n {
+		underLoad(t, base+"/", n, func(i int) {
 			if _, err := g.Load("test.yaml", []byte(sets[(i+1)%2]), TriggerWatch); err != nil {
 				t.Fatalf("reload %d: %v", i, err)
 			}
-			from := served.Load()
-			waitUntil(t, "requests to the new generation", func() bool { return served.Load() >= from+4 })
-		}
-		ok, bad := stop()
-		if len(bad) > 0 {
-			t.Fatalf("%d of %d requests failed during reloads, the first: %s", len(bad), ok+int64(len(bad)), bad[0])
-		}
+		})
 	}
 	run(20)
 	dropIdle(g)

@@ -223,9 +223,9 @@ func (m *metrics) reloaded(r ReloadRecord) {
 }
 
 // reloadCounts returns the count of reload attempts by trigger and result:
-// every result of the config file's and the certificates' triggers,
-// counted or not, so that their series exist from the start, and whatever
-// else was counted.
+// every result of the config file's and the certificates' triggers and
+// the dns generations applied, counted or not, so that their series exist
+// from the start, and whatever else was counted.
 func (m *metrics) reloadCounts() map[reloadKey]uint64 {
 	counts := make(map[reloadKey]uint64)
 	for _, trigger := range []string{TriggerStart, TriggerWatch, TriggerSignal, TriggerCertificate} {
@@ -233,6 +233,7 @@ func (m *metrics) reloadCounts() map[reloadKey]uint64 {
 			counts[reloadKey{trigger, result}] = 0
 		}
 	}
+	counts[reloadKey{TriggerDNS, ResultApplied}] = 0
 	m.reloadsMu.Lock()
 	defer m.reloadsMu.Unlock()
 	for k, n := range m.reloads {

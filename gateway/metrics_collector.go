@@ -24,8 +24,11 @@ var (
 		"Requests the backend could not answer: connect failures, closes, resets and timeouts before the response, invalid responses, and responses cut short.",
 		[]string{"pool", "backend"}, nil)
 	descReloads = prometheus.NewDesc("gateway_config_reloads_total",
-		"Reload attempts, by trigger (start, watch, signal for the config file; certificate for a TLS file it names) and result (applied, rejected, unchanged).",
+		"Reload attempts, by trigger (start, watch, signal for the config file; certificate for a TLS file it names; dns for a changed answer) and result (applied, rejected, unchanged).",
 		[]string{"trigger", "result"}, nil)
+	descResolutions = prometheus.NewDesc("gateway_dns_resolutions_total",
+		"Lookups of the names of resolved servers, by name and result: ok (addresses), empty (NXDOMAIN or no A or AAAA record), timeout, error (SERVFAIL, REFUSED, unreachable, malformed).",
+		[]string{"name", "result"}, nil)
 	descLastReloadOK = prometheus.NewDesc("gateway_config_last_reload_successful",
 		"Whether the last attempt to load the config file was applied or unchanged (1) or rejected (0).",
 		nil, nil)
@@ -60,7 +63,7 @@ type metricsCollector struct{ m *metrics }
 func (c metricsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRequests, descDuration, descHealthy, descInFlight,
 		descFailures, descReloads, descLastReloadOK, descLastSuccess, descWatcherFailing, descWatcherFailures,
-		descGeneration, descUpgraded, descRouteRequests, descRateLimited, descCertExpiry, descCertReloadOK} {
+		descGeneration, descUpgraded, descRouteRequests, descRateLimited, descCertExpiry, descCertReloadOK, descResolutions} {
 		ch <- d
 	}
 }
@@ -117,6 +120,7 @@ func (c metricsCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descGeneration, prometheus.GaugeValue, float64(number))
 	ch <- prometheus.MustNewConstMetric(descUpgraded, prometheus.GaugeValue, float64(m.g.openTunnels()))
 	collectTLS(ch, m.g.tls.Load())
+	collectResolutions(ch, m.g.names.current())
 }
 
 // collectCodes sends one series of the counter desc for every status

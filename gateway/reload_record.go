@@ -21,22 +21,27 @@ const (
 	ResultUnchanged = "unchanged"
 )
 
-// ReloadRecord describes one attempt to load a config, applied or not, or
-// to reload a TLS file the config names (trigger certificate).
+// ReloadRecord describes one attempt to load a config, applied or not, to
+// reload a TLS file the config names (trigger certificate), or a
+// generation that a changed DNS answer made (trigger dns).
 type ReloadRecord struct {
 	// Generation is the number of the generation the config became, or of
 	// the generation that serves on when it was unchanged; 0 when it was
 	// rejected.
 	Generation uint64 `json:"generation"`
 	// Hash is the hex SHA-256 of the config's bytes, or of the TLS file's;
-	// empty when the file could not be read.
+	// empty when the file could not be read. A dns record has the hash of
+	// the config that runs.
 	Hash string `json:"hash"`
-	// Trigger says what caused the attempt: start, watch, signal or
-	// certificate.
+	// Trigger says what caused the attempt: start, watch or signal for
+	// the config file, certificate for a TLS file, dns for a changed
+	// answer.
 	Trigger string `json:"trigger"`
 	// File is the TLS file whose change a certificate reload read; empty
-	// for the config file's attempts.
+	// for the other triggers.
 	File string `json:"file,omitempty"`
+	// Name is the name whose answer changed, for the trigger dns.
+	Name string `json:"name,omitempty"`
 	// Time is when the attempt began.
 	Time time.Time `json:"time"`
 	// Duration is how long decoding, building and publishing took; 0 when
@@ -67,8 +72,8 @@ func (r ReloadRecord) MarshalJSON() ([]byte, error) {
 func (r ReloadRecord) ok() bool { return r.Result != ResultRejected }
 
 // configSource is the source of the records of the config file: the
-// triggers start, watch and signal. Any other trigger is a source of its
-// own.
+// triggers start, watch and signal. Any other trigger, such as dns, is a
+// source of its own.
 const configSource = "config"
 
 // sourceOf returns the source of a record with trigger.
@@ -130,9 +135,9 @@ func (l *reloadLog) last(source string) (ReloadRecord, bool) {
 }
 
 // Reloads returns the most recent reload records, the last 20 of each
-// source (the config file, certificates, and later name resolution),
-// merged oldest first, so that a burst from one source never pushes
-// another's error out.
+// source (the config file, certificates, changed DNS answers), merged
+// oldest first, so that a burst from one source never pushes another's
+// error out.
 func (g *Gateway) Reloads() []ReloadRecord {
 	l := &g.reloads
 	l.mu.Lock()
@@ -156,6 +161,16 @@ func (g *Gateway) Reloads() []ReloadRecord {
 func (g *Gateway) record(r ReloadRecord) {
 	g.reloads.add(r)
 	g.metrics.reloaded(r)
+	if r.Trigger == TriggerDNS {
+		attrs := []any{"name", r.Name, "duration", r.Duration.Round(time.Microsecond)}
+		if r.Result == ResultApplied {
+			g.logger.Info("name's addresses changed; generation applied", append(attrs, "generation", r.Generation,
+				"carried", r.Carried, "added", r.Added, "removed", r.Removed)...)
+		} else {
+			g.logger.Error("name's addresses changed; generation rejected, the running one serves on", append(attrs, "error", r.Error)...)
+		}
+		return
+	}
 	if sourceOf(r.Trigger) != configSource {
 		return
 	}

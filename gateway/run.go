@@ -119,6 +119,7 @@ func Run(ctx context.Context, opts RunOptions) error {
 	if err != nil {
 		configPath = filepath.Clean(opts.Config)
 	}
+	g.warnIfMountPoint(configPath)
 	g.watchStarted(opts.Watch)
 	var w Watcher
 	w = opts.NewWatcher(WatcherConfig{

@@ -43,8 +43,11 @@ type upstream struct {
 	// material is the TLS material tls was made of, which a change of
 	// it replaces the upstream for; nil for an http backend.
 	material *clientTLS
-	connect  time.Duration
-	idleFor  time.Duration
+	// serverName is the name tls was made for unless material names
+	// another; empty for an http backend.
+	serverName string
+	connect    time.Duration
+	idleFor    time.Duration
 	// read is the backend's responseHeaderTimeout, the longest silence of
 	// the backend per read or write; 0: none.
 	read *sharedTimeout

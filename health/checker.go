@@ -75,7 +75,7 @@ func (c *Checker) run(ctx context.Context, done chan<- struct{}) {
 	var timer *time.Timer
 	for {
 		c.probe(ctx)
-		wait := c.nextWait()
+		wait := Jitter(c.cfg.Interval)
 		if timer == nil {
 			timer = time.NewTimer(wait)
 			defer timer.Stop()
@@ -110,11 +110,13 @@ func (c *Checker) probe(ctx context.Context) {
 	c.status.RecordProbe(r)
 }
 
-// nextWait returns the interval with a uniform jitter of up to ±10%.
-func (c *Checker) nextWait() time.Duration {
-	spread := c.cfg.Interval / 10
+// Jitter returns interval with a uniform jitter of up to ±10%, the
+// spread that keeps timers of the same interval, such as the probes of a
+// pool's backends, from running in lockstep.
+func Jitter(interval time.Duration) time.Duration {
+	spread := interval / 10
 	if spread <= 0 {
-		return c.cfg.Interval
+		return interval
 	}
-	return c.cfg.Interval - spread + rand.N(2*spread+1)
+	return interval - spread + rand.N(2*spread+1)
 }

@@ -17,8 +17,9 @@ import (
 // the admin endpoint /status answers it (see [Status]), to w as the tables
 // `gateway status` prints: a line about the generation, the last reload,
 // the config watcher's error when it fails, the routes in match order,
-// then each pool's backends, and
-// the certificates when the config names any.
+// then each pool: a line for the name of each of its resolved servers, and
+// its backends, with the name each came from when the pool has resolved
+// servers; and the certificates when the config names any.
 func WriteStatusTable(w io.Writer, body io.Reader) error {
 	return writeStatusTable(w, body, time.Now())
 }
@@ -68,12 +69,24 @@ func writeStatusTable(w io.Writer, body io.Reader, now time.Time) error {
 	}
 	for _, p := range r.Pools {
 		fmt.Fprintf(&out, "\npool %s (%s)\n", p.Name, p.Algorithm)
+		for _, n := range p.Resolved {
+			writeResolved(&out, n, now)
+		}
+		resolved := len(p.Resolved) > 0
 		tw := tabwriter.NewWriter(&out, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "BACKEND\tSTATE\tREASON\tIN-FLIGHT\tREQUESTS\tFAILS\tLAST-PROBE\tCARRIED")
+		fmt.Fprint(tw, "BACKEND\tSTATE\tREASON\tIN-FLIGHT\tREQUESTS\tFAILS\tLAST-PROBE\tCARRIED")
+		if resolved {
+			fmt.Fprint(tw, "\tSOURCE")
+		}
+		fmt.Fprintln(tw)
 		for _, b := range p.Backends {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n",
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s",
 				b.URL, backendState(b), orDash(b.Reason), b.InFlight, b.Requests, b.Failures,
 				probeAge(b, now), yesNo(b.Carried))
+			if resolved {
+				fmt.Fprintf(tw, "\t%s", orDash(b.Source))
+			}
+			fmt.Fprintln(tw)
 		}
 		tw.Flush()
 	}
@@ -178,23 +191,51 @@ func backendState(b gateway.BackendStatus) string {
 	return b.State
 }
 
+// writeResolved writes the line of a resolved server's name: the
+// addresses of its last answer, how long ago that came, and the last
+// lookup's error.
+func writeResolved(out *strings.Builder, n gateway.ResolvedStatus, now time.Time) {
+	addrs := "no address"
+	if len(n.Addresses) > 0 {
+		list := make([]string, len(n.Addresses))
+		for i, a := range n.Addresses {
+			list[i] = a.String()
+		}
+		addrs = strings.Join(list, ", ")
+	}
+	answered := "no answer yet"
+	if n.ResolvedAt != nil {
+		answered = "answered " + ago(*n.ResolvedAt, now)
+	}
+	fmt.Fprintf(out, "name %s: %s (%s)", n.Name, addrs, answered)
+	if n.Error != "" {
+		fmt.Fprintf(out, "; last lookup: %s", orDash(n.Error))
+	}
+	out.WriteByte('\n')
+}
+
 // probeAge is the LAST-PROBE column: how long ago the last probe ran and
 // what it found, or "-" when none ran.
 func probeAge(b gateway.BackendStatus, now time.Time) string {
 	if b.LastProbe == nil {
 		return "-"
 	}
-	age := max(now.Sub(*b.LastProbe), 0)
+	s := ago(*b.LastProbe, now)
+	if b.LastResult != "" {
+		s += " (" + b.LastResult + ")"
+	}
+	return s
+}
+
+// ago says how long before now t was: "500ms ago", "13s ago".
+func ago(t, now time.Time) string {
+	age := max(now.Sub(t), 0)
 	if age < 10*time.Second {
 		age = age.Round(100 * time.Millisecond)
 	} else {
 		age = age.Round(time.Second)
 	}
-	s := age.String() + " ago"
-	if b.LastResult != "" {
-		s += " (" + b.LastResult + ")"
-	}
-	return s
+	return age.String() + " ago"
 }
 
 // orDash returns s with control characters escaped, so it stays in its

@@ -123,3 +123,46 @@ client  -                      2025-02-01T00:00:00Z  fedcba987654  /etc/tls/clie
 		t.Errorf("got:\n%s\nwant:\n%s", out.String(), want)
 	}
 }
+
+// TestWriteStatusTableResolved checks the lines of resolved names and the
+// SOURCE column.
+func TestWriteStatusTableResolved(t *testing.T) {
+	body := `{
+  "generation": {"number": 4, "hash": "abc", "loadedAt": "2025-01-02T03:04:05Z", "source": "gateway.yaml"},
+  "pools": [
+    {"name": "app", "algorithm": "round_robin", "backends": [
+      {"url": "http://10.1.0.7:8080", "healthy": true, "state": "up", "reason": "starting", "lastProbe": null,
+       "requests": 3, "carried": true, "weight": 1, "source": "app.default.svc.cluster.local"},
+      {"url": "http://10.0.0.9:8080", "healthy": true, "state": "up", "reason": "starting", "lastProbe": null,
+       "requests": 1, "carried": true, "weight": 1, "source": ""}
+    ], "resolved": [
+      {"name": "app.default.svc.cluster.local", "addresses": ["10.1.0.7"], "resolvedAt": "2025-01-02T03:05:00Z", "error": ""},
+      {"name": "old.default.svc.cluster.local", "addresses": [], "resolvedAt": "2025-01-02T03:04:00Z",
+       "error": "lookup old.default.svc.cluster.local on 10.96.0.10:53: no such host"},
+      {"name": "web.default.svc.cluster.local", "addresses": ["10.1.0.8", "fd00::8"], "resolvedAt": "2025-01-02T03:04:59Z",
+       "error": "lookup web.default.svc.cluster.local on 10.96.0.10:53: i/o timeout"},
+      {"name": "new.default.svc.cluster.local", "addresses": [], "resolvedAt": null,
+       "error": "lookup new.default.svc.cluster.local on 10.96.0.10:53: server misbehaving"}
+    ]}
+  ],
+  "ready": true
+}`
+	var out bytes.Buffer
+	if err := writeStatusTable(&out, strings.NewReader(body), time.Date(2025, 1, 2, 3, 5, 1, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	want := `generation 4  hash abc  loaded 2025-01-02T03:04:05Z  from gateway.yaml  (ready)
+
+pool app (round_robin)
+name app.default.svc.cluster.local: 10.1.0.7 (answered 1s ago)
+name old.default.svc.cluster.local: no address (answered 1m1s ago); last lookup: lookup old.default.svc.cluster.local on 10.96.0.10:53: no such host
+name web.default.svc.cluster.local: 10.1.0.8, fd00::8 (answered 2s ago); last lookup: lookup web.default.svc.cluster.local on 10.96.0.10:53: i/o timeout
+name new.default.svc.cluster.local: no address (no answer yet); last lookup: lookup new.default.svc.cluster.local on 10.96.0.10:53: server misbehaving
+BACKEND               STATE  REASON    IN-FLIGHT  REQUESTS  FAILS  LAST-PROBE  CARRIED  SOURCE
+http://10.1.0.7:8080  up     starting  0          3         0      -           yes      app.default.svc.cluster.local
+http://10.0.0.9:8080  up     starting  0          1         0      -           yes      -
+`
+	if out.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", out.String(), want)
+	}
+}

@@ -45,6 +45,9 @@ type Config struct {
 	// ShutdownTimeout is how long requests in flight may take to finish
 	// after SIGTERM (key `shutdownTimeout`, default 30s).
 	ShutdownTimeout time.Duration
+	// DNS configures how the names of resolved servers are looked up
+	// (key `dns`).
+	DNS DNSConfig
 
 	// Pools holds the pools in the order the file declares them.
 	Pools []*PoolConfig
@@ -105,14 +108,38 @@ type PoolConfig struct {
 	TLS BackendTLSConfig
 }
 
-// ServerConfig is one backend of a pool.
+// ServerConfig is one server of a pool: one backend, or, when it is
+// resolved, one backend per address of its name.
 type ServerConfig struct {
 	// URL is the backend's base URL: scheme http or https, a host and an
 	// optional port; path, query, fragment and user info are not allowed.
 	URL *url.URL
 	// Weight is the backend's share for weighted_round_robin (default 1;
-	// 0 keeps the backend in the config but sends it no traffic).
+	// 0 keeps the backend in the config but sends it no traffic). A
+	// resolved server gives it to each of its addresses.
 	Weight int
+	// Resolve makes every A and AAAA address of the URL's host name a
+	// backend of the pool, on the URL's scheme and port, and keeps the
+	// set current by looking the name up every [DNSConfig.Refresh] (key
+	// `resolve`, default false). The host is then a name, never an IP
+	// address, taken as fully qualified ([ServerConfig.Name]).
+	Resolve bool
+}
+
+// DNSConfig configures the lookups of resolved servers' names (key
+// `dns`).
+type DNSConfig struct {
+	// Resolvers lists the DNS servers asked, as "IP:port", in order: the
+	// next one is asked when one fails (key `resolvers`; an address
+	// written without a port has port 53). Empty means the nameservers
+	// of /etc/resolv.conf.
+	Resolvers []string
+	// Refresh is the time between two lookups of a name, before ±10%
+	// jitter (key `refresh`, default 5s).
+	Refresh time.Duration
+	// Timeout bounds a lookup on one resolver, its A and AAAA queries
+	// sent together (key `timeout`, default 2s).
+	Timeout time.Duration
 }
 
 // HealthCheckConfig configures active health checks.

@@ -108,6 +108,34 @@ func (d *decoder) follow(n *yaml.Node) *yaml.Node {
 	return n
 }
 
+// ofKind returns n, with any alias resolved, when it is of kind. When it
+// is not, it reports that path expects something else, described by
+// expected, and returns nil.
+func (d *decoder) ofKind(n *yaml.Node, kind yaml.Kind, path, expected string) *yaml.Node {
+	v := d.follow(n)
+	if v != nil && v.Kind != kind {
+		d.typeError(n, v, path, expected)
+		return nil
+	}
+	return v
+}
+
+// items returns the items of the list n. When n is no list it reports
+// that path expects one, described by expected, and returns false; so it
+// does for an empty list, with ifEmpty as the message, unless ifEmpty is
+// "".
+func (d *decoder) items(n *yaml.Node, path, expected, ifEmpty string) ([]*yaml.Node, bool) {
+	list := d.ofKind(n, yaml.SequenceNode, path, expected)
+	if list == nil {
+		return nil, false
+	}
+	if len(list.Content) == 0 && ifEmpty != "" {
+		d.add(n, path, "", ifEmpty)
+		return nil, false
+	}
+	return list.Content, true
+}
+
 // scalarValue returns n's value when n is a scalar, for quoting in a
 // [Problem], and "" otherwise.
 func scalarValue(n *yaml.Node) string {

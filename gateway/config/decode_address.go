@@ -149,16 +149,9 @@ func hasOnlyNameChars(s, punct string) bool {
 
 // trustedProxies decodes a list of IP addresses and CIDR prefixes.
 func (d *decoder) trustedProxies(n *yaml.Node, path string) []netip.Prefix {
-	list := d.follow(n)
-	if list == nil {
-		return nil
-	}
-	if list.Kind != yaml.SequenceNode {
-		d.typeError(n, list, path, "a list of IP addresses and CIDR prefixes")
-		return nil
-	}
+	list, _ := d.items(n, path, "a list of IP addresses and CIDR prefixes", "")
 	var out []netip.Prefix
-	for i, item := range list.Content {
+	for i, item := range list {
 		s, ok := d.str(item, itemPath(path, i))
 		if !ok {
 			continue

@@ -16,6 +16,7 @@ func defaultConfig() Config {
 		MaxHeaderBytes:      16 << 10,
 		MaxBodySize:         128 << 20,
 		ShutdownTimeout:     30 * time.Second,
+		DNS:                 defaultDNS(),
 	}
 }
 
@@ -24,7 +25,7 @@ func (d *decoder) config(root *yaml.Node) *Config {
 	f, ok := d.fields(root, "", "a mapping of settings at the top level",
 		"listen", "port", "admin", "accessLog", "trustedProxies",
 		"clientHeaderTimeout", "clientIdleTimeout", "maxHeaderBytes", "maxBodySize", "maxConnections", "shutdownTimeout",
-		"pools", "routes",
+		"dns", "pools", "routes",
 		"servers", "algorithm", "healthCheck", "healthCheckInterval", "passive",
 		"connectTimeout", "responseHeaderTimeout", "idleTimeout", "tls", "backendTLS")
 	if !ok {
@@ -55,6 +56,9 @@ func (d *decoder) config(root *yaml.Node) *Config {
 	}
 	d.setInt(f, "", "maxConnections", &c.MaxConnections, 0, math.MaxInt32)
 	d.setDuration(f, "", "shutdownTimeout", &c.ShutdownTimeout, true)
+	if e, ok := f["dns"]; ok {
+		d.dns(e.value, e.key, &c.DNS)
+	}
 
 	pools := d.allPools(root, f, d.poolDefaults(f))
 	c.Pools = pools.list

@@ -21,12 +21,8 @@ type mapEntry struct {
 // ones. expected describes the mapping for the problem reported when n is
 // something else, in which case ok is false.
 func (d *decoder) entries(n *yaml.Node, path, expected string) (es []mapEntry, ok bool) {
-	m := d.follow(n)
+	m := d.ofKind(n, yaml.MappingNode, path, expected)
 	if m == nil {
-		return nil, false
-	}
-	if m.Kind != yaml.MappingNode {
-		d.typeError(n, m, path, expected)
 		return nil, false
 	}
 	return d.mappingEntries(m, path, 0), true
@@ -174,23 +170,4 @@ func (d *decoder) typeError(n, v *yaml.Node, path, expected string) {
 		return
 	}
 	d.add(n, path, scalarValue(v), "expected "+expected+", got "+kindOf(v))
-}
-
-// items returns the items of the list n, reporting a problem when n is
-// not a list (expected describes it) or is empty (empty says what it
-// needs). ok is false in both cases.
-func (d *decoder) items(n *yaml.Node, path, expected, empty string) (items []*yaml.Node, ok bool) {
-	list := d.follow(n)
-	if list == nil {
-		return nil, false
-	}
-	if list.Kind != yaml.SequenceNode {
-		d.typeError(n, list, path, expected)
-		return nil, false
-	}
-	if len(list.Content) == 0 {
-		d.add(n, path, "", "empty; "+empty)
-		return nil, false
-	}
-	return list.Content, true
 }

@@ -186,7 +186,7 @@ const maxWeight = 1_000_000
 
 // servers decodes a pool's list of servers.
 func (d *decoder) servers(n *yaml.Node, path string, alg Algorithm) []ServerConfig {
-	list, ok := d.items(n, path, "a list of servers", "a pool needs at least one server")
+	list, ok := d.items(n, path, "a list of servers", "empty; a pool needs at least one server")
 	if !ok {
 		return nil
 	}
@@ -215,19 +215,21 @@ func (d *decoder) servers(n *yaml.Node, path string, alg Algorithm) []ServerConf
 	return out
 }
 
-// server decodes one server: a URL, or a mapping with `url` and `weight`.
+// server decodes one server: a URL, or a mapping with `url`, `weight`
+// and `resolve`.
 func (d *decoder) server(n *yaml.Node, path string) (ServerConfig, bool) {
-	const expected = "a URL or a mapping with url and weight"
+	const expected = "a URL or a mapping with url, weight and resolve"
 	s := ServerConfig{Weight: 1}
 	v := d.follow(n)
 	if v == nil {
 		return s, false
 	}
-	urlNode, urlPath, weightOK := n, path, true
+	urlNode, urlPath, settingsOK := n, path, true
 	switch {
 	case v.Kind == yaml.MappingNode:
-		f, _ := d.fields(n, path, expected, "url", "weight")
-		weightOK = d.setInt(f, path, "weight", &s.Weight, 0, maxWeight)
+		f, _ := d.fields(n, path, expected, "url", "weight", "resolve")
+		settingsOK = d.setInt(f, path, "weight", &s.Weight, 0, maxWeight)
+		settingsOK = d.setBool(f, path, "resolve", &s.Resolve) && settingsOK
 		e, ok := f["url"]
 		if !ok {
 			d.add(n, keyPath(path, "url"), "", "missing; a server needs a url")
@@ -249,5 +251,11 @@ func (d *decoder) server(n *yaml.Node, path string) (ServerConfig, bool) {
 		return s, false
 	}
 	s.URL = u
-	return s, weightOK
+	if s.Resolve {
+		if msg := checkResolvable(u.Hostname()); msg != "" {
+			d.addf(urlNode, urlPath, "%s", msg)
+			return s, false
+		}
+	}
+	return s, settingsOK
 }

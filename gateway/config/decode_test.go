@@ -213,7 +213,7 @@ healthCheckInterval: 2s
 		{"servers[8]", "empty port", "http://f:", ""},
 		{"servers[9]", "invalid URL", "http://[::1", ""},
 		{"servers[10]", "expected a string, got an integer", "42", ""},
-		{"servers[11]", "expected a URL or a mapping with url and weight, got a list", "[http://g]", `["http://g"]`},
+		{"servers[11]", "expected a URL or a mapping with url, weight and resolve, got a list", "[http://g]", `["http://g"]`},
 	}},
 	{"server mappings", `pools:
   api:
@@ -253,6 +253,46 @@ healthCheckInterval: 2s
 		{"servers[3]", "the same server as servers[1]", "https://B", ""},
 		{"servers[5]", "the same server as servers[4]", "http://[0:", ""},
 	}},
+
+	{"resolved servers", `pools:
+  api:
+    servers:
+      - {url: http://10.0.0.1:8080, resolve: true}
+      - {url: "http://[::1]", resolve: true}
+      - {url: http://app..example, resolve: true}
+      - {url: http://app.example, resolve: "yes"}
+      - {url: http://b.example, resolve: false}
+      - {url: http://c.example, resolve: true}
+      - http://c.example
+`, []wantProblem{
+		{"pools.api.servers[0].url", "resolve: true needs a host name in url, not an IP address", "http://10.0.0.1", ""},
+		{"pools.api.servers[1].url", "resolve: true needs a host name in url, not an IP address", `http://[::1]"`, `http://[::1]",`},
+		{"pools.api.servers[2].url", "resolve: true needs a DNS name in url: labels of 1 to 63", "http://app..", ""},
+		{"pools.api.servers[3].resolve", "expected true or false, got a string", `yes"`, ""},
+		{"pools.api.servers[6]", "the same server as servers[5]", "http://c.example\n", "\"http://c.example\"\n"},
+	}},
+
+	// DNS.
+	{"dns values", `servers: [http://a]
+dns:
+  resolvers: [kube-dns.kube-system:53, "10.0.0.1:0", "10.0.0.300", 10.0.0.2, "10.0.0.2:53", 7]
+  refresh: 0s
+  timeout: -1s
+  ttl: 5s
+`, []wantProblem{
+		{"dns.resolvers[0]", "a resolver is an IP address, not a name", "kube-dns", ""},
+		{"dns.resolvers[1]", "the port must be a number from 1 to 65535", `10.0.0.1:0"`, ""},
+		{"dns.resolvers[2]", "invalid resolver address; use an IP address with an optional port", `10.0.0.300"`, ""},
+		{"dns.resolvers[4]", "the same resolver as resolvers[3]", `10.0.0.2:53"`, ""},
+		{"dns.resolvers[5]", "expected a string, got an integer", "7]", ""},
+		{"dns.refresh", "must be longer than 0s", "0s", ""},
+		{"dns.timeout", "must not be negative", "-1s", ""},
+		{"dns.ttl", `unknown key "ttl"; known keys are resolvers, refresh, timeout`, "ttl", ""},
+	}},
+	{"dns resolvers empty", "servers: [http://a]\ndns: {resolvers: []}\n",
+		[]wantProblem{{"dns.resolvers", "empty; leave the key out to use the nameservers of /etc/resolv.conf", "[]", ""}}},
+	{"dns is a list", "servers: [http://a]\ndns: [10.0.0.1]\n",
+		[]wantProblem{{"dns", "expected a mapping of DNS settings, got a list", "[10", `["10`}}},
 
 	// Health checks.
 	{"health check values", `servers: [http://a]

@@ -66,7 +66,7 @@ func (d *decoder) tlsSection(e mapEntry, c *Config) *TLSConfig {
 // certificates decodes `tls.certificates`: a non-empty list of mappings
 // with certFile and keyFile.
 func (d *decoder) certificates(n *yaml.Node, path string) []CertificateConfig {
-	list, _ := d.items(n, path, "a list of certificates with certFile and keyFile", "list at least one certificate with certFile and keyFile")
+	list, _ := d.items(n, path, "a list of certificates with certFile and keyFile", "empty; list at least one certificate with certFile and keyFile")
 	var out []CertificateConfig
 	for i, item := range list {
 		p := itemPath(path, i)

@@ -41,6 +41,7 @@ func defaultTopLevel() Config {
 		MaxHeaderBytes:      16384,
 		MaxBodySize:         128 << 20,
 		ShutdownTimeout:     30 * time.Second,
+		DNS:                 DNSConfig{Refresh: 5 * time.Second, Timeout: 2 * time.Second},
 	}
 }
 
@@ -86,7 +87,7 @@ func TestDecodeSeed(t *testing.T) {
 	if p.Name != "default" || p.Algorithm != RoundRobin || p.HealthCheck.Interval != 2*time.Second || !p.HealthCheck.Enabled {
 		t.Errorf("pool = %+v", p)
 	}
-	want := []ServerConfig{{mustParseURL(t, "http://localhost:5001"), 1}, {mustParseURL(t, "http://localhost:5002"), 1}}
+	want := []ServerConfig{{mustParseURL(t, "http://localhost:5001"), 1, false}, {mustParseURL(t, "http://localhost:5002"), 1, false}}
 	if !reflect.DeepEqual(p.Servers, want) {
 		t.Errorf("servers = %v, want %v", p.Servers, want)
 	}
@@ -153,6 +154,7 @@ func TestDecodeEverything(t *testing.T) {
 		MaxBodySize:         10 << 20,
 		MaxConnections:      10000,
 		ShutdownTimeout:     time.Minute,
+		DNS:                 DNSConfig{Resolvers: []string{"10.96.0.10:53", "[fd00::10]:5353"}, Refresh: 10 * time.Second, Timeout: time.Second},
 	}
 	got := *c
 	got.Source, got.Hash, got.Pools, got.Routes = "", "", nil, nil
@@ -179,13 +181,14 @@ func TestDecodeEverything(t *testing.T) {
 	}
 	wantPools := []*PoolConfig{
 		pool("api", WeightedRoundRobin, []ServerConfig{
-			{mustParseURL(t, "http://10.0.0.1:8080"), 3}, {mustParseURL(t, "http://10.0.0.2:8080"), 1}, {mustParseURL(t, "http://10.0.0.3:8080"), 0},
+			{mustParseURL(t, "http://10.0.0.1:8080"), 3, false}, {mustParseURL(t, "http://10.0.0.2:8080"), 1, false}, {mustParseURL(t, "http://10.0.0.3:8080"), 0, false},
 		}, apiHealth, apiPassive, time.Second),
 		pool("sessions", IPHash, []ServerConfig{
-			{mustParseURL(t, "http://10.0.1.1:9000"), 1}, {mustParseURL(t, "http://10.0.1.2:9000"), 1},
+			{mustParseURL(t, "http://10.0.1.1:9000"), 1, false}, {mustParseURL(t, "http://10.0.1.2:9000"), 1, false},
 		}, sessionsHealth, passive, 250*time.Millisecond),
 		pool("default", LeastConnections, []ServerConfig{
-			{mustParseURL(t, "https://web-1.internal"), 1}, {mustParseURL(t, "https://web-2.internal:8443"), 1},
+			{mustParseURL(t, "https://web-1.internal"), 1, false}, {mustParseURL(t, "https://web-2.internal:8443"), 1, false},
+			{mustParseURL(t, "https://web.default.svc.cluster.local:8443"), 2, true},
 		}, base, passive, time.Second),
 	}
 	if !reflect.DeepEqual(c.Pools, wantPools) {
@@ -384,10 +387,10 @@ servers:
   - {url: http://10.0.0.9, weight: 0}
 `)
 	want := []ServerConfig{
-		{mustParseURL(t, "http://backend-1.internal:8080"), 1},
-		{mustParseURL(t, "https://backend-2.internal/"), 1},
-		{mustParseURL(t, "http://[::1]:9000"), 1000000},
-		{mustParseURL(t, "http://10.0.0.9"), 0},
+		{mustParseURL(t, "http://backend-1.internal:8080"), 1, false},
+		{mustParseURL(t, "https://backend-2.internal/"), 1, false},
+		{mustParseURL(t, "http://[::1]:9000"), 1000000, false},
+		{mustParseURL(t, "http://10.0.0.9"), 0, false},
 	}
 	if !reflect.DeepEqual(c.Pools[0].Servers, want) {
 		t.Errorf("servers = %v, want %v", c.Pools[0].Servers, want)

@@ -48,7 +48,7 @@ func TestDecodeYAMLProblems(t *testing.T) {
 		{"merge of a list of scalars", "servers: [http://a]\nhealthCheck: {<<: [5]}\n",
 			[]Problem{{Line: 2, Col: 20, Path: "healthCheck", Message: "a merge key (<<) takes a mapping or a list of mappings, got a list holding an integer"}}},
 		{"alias that contains itself", "servers: &s [*s]\n",
-			[]Problem{{Line: 1, Col: 14, Path: "servers[0]", Message: "expected a URL or a mapping with url and weight, got a list"}}},
+			[]Problem{{Line: 1, Col: 14, Path: "servers[0]", Message: "expected a URL or a mapping with url, weight and resolve, got a list"}}},
 		{"deep nesting", "servers: [http://a]\nx: " + strings.Repeat("[", 40) + strings.Repeat("]", 40) + "\n",
 			[]Problem{{Line: 2, Col: 35, Message: "values nest more than 32 levels deep"}}},
 		{"problem in an aliased block", `pools:

@@ -34,10 +34,13 @@
 // # Defaults
 //
 // Every field a file leaves out holds its default, documented on the field
-// of [Config], [PoolConfig], [HealthCheckConfig] and [PassiveConfig]: among
-// them listen ":8080", shutdownTimeout 30s, maxBodySize 128 MiB, algorithm
-// round_robin, probes of "HEAD /" every 2s expecting 200-399, and passive
-// ejection after 3 failures within 10s. A server's weight defaults to 1.
+// of [Config], [PoolConfig], [HealthCheckConfig], [PassiveConfig] and
+// [DNSConfig]: among them listen ":8080", shutdownTimeout 30s, maxBodySize
+// 128 MiB, algorithm round_robin, probes of "HEAD /" every 2s expecting
+// 200-399, passive ejection after 3 failures within 10s, and names of
+// resolved servers looked up every 5s within 2s on the nameservers of
+// /etc/resolv.conf. A server's weight defaults to 1, and it is resolved
+// ([ServerConfig.Resolve]) only when it says so.
 // [Config.Source] names where the config came from and [Config.Hash] is the
 // hex SHA-256 of its bytes.
 //
@@ -57,7 +60,8 @@
 // "did you mean" when a known key is close; so are duplicate keys, values of
 // the wrong type, null values, booleans not written as true or false, server
 // URLs with a path, query or user info, duplicate servers (two URLs with
-// the same [CanonicalURL] in one pool), routes to pools
+// the same [CanonicalURL] in one pool), `resolve: true` on a server whose
+// host is an IP address, DNS resolvers given by name, routes to pools
 // that do not exist, routes that an earlier route makes unreachable (its
 // hosts, path, methods and headers all covered), routes with none or more
 // than one of `pool`, `pools` and `redirect`, header rules that name a
