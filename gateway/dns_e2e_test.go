@@ -7,12 +7,15 @@ package gateway
 
 import (
 	"crypto/tls"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -732,8 +735,12 @@ func TestDNSServerNameOfHTTPS(t *testing.T) {
 	dns.set(name, bs[0].ip)
 	cfg := strings.Replace(resolvedConfig(dns.addr, port, "1h", ""), "http://"+appName, "https://"+name, 1)
 	cfg = strings.Replace(cfg, "healthCheck: {enabled: false}", "healthCheck: {path: /healthz, interval: 1h}", 1)
-	g, base := startGateway(t, cfg)
-	trustBackendTLS(g, srv)
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg += fmt.Sprintf("backendTLS: {caFile: %q}\n", caFile)
+	_, base := startGateway(t, cfg)
 	if status, body := get(t, &http.Client{}, base+"/"); status != 200 || body != "tls "+name {
 		t.Fatalf("GET of the https resolved server: %d %q, want 200 over TLS to %s", status, body, name)
 	}
