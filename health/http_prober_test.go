@@ -275,7 +275,9 @@ func TestHTTPProberUntrustedTLS(t *testing.T) {
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the failed handshake is expected
 	srv.StartTLS()
 	defer srv.Close()
-	r := probeOnce(t, srv.URL, CheckConfig{})
+	// A generous timeout: the handshake must fail on the certificate, not
+	// on time, however loaded the machine.
+	r := probeOnce(t, srv.URL, CheckConfig{Timeout: 10 * time.Second})
 	if r.OK || !strings.HasPrefix(r.Reason, "tls: ") || len(r.Reason) > maxReasonLen {
 		t.Fatalf("Probe = %v %q, want a short tls failure", r.OK, r.Reason)
 	}
