@@ -19,19 +19,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/gatewayhq/gateway/gateway"
 	"github.com/gatewayhq/gateway/gateway/adminclient"
 	"github.com/gatewayhq/gateway/gateway/config"
+	"github.com/gatewayhq/gateway/gateway/demo"
 	"github.com/gatewayhq/gateway/reload"
 	"github.com/urfave/cli/v2"
 )
@@ -282,132 +279,38 @@ func (r validationReport) writeText(w io.Writer) {
 	}
 }
 
-// The addresses `gateway demo` uses unless its flags say otherwise, as
-// examples/demo.yaml writes them.
-var (
-	demoListen   = "127.0.0.1:8080"
-	demoAdmin    = "127.0.0.1:9901"
-	demoBackends = []string{"127.0.0.1:9001", "127.0.0.1:9002", "127.0.0.1:9003"}
-)
-
-// demoFile is where `gateway demo` writes its config, in the working
-// directory, unless a file of that name is there already.
-const demoFile = "gateway-demo.yaml"
-
 func demoCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "demo",
 		Usage: "start three demo backends and the gateway in front of them, on a config file it watches",
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "listen", Value: demoListen, Usage: "the gateway's `ADDR`"},
-			&cli.StringFlag{Name: "admin", Value: demoAdmin, Usage: "the admin listener's `ADDR`"},
-			&cli.StringSliceFlag{Name: "backend", Value: cli.NewStringSlice(demoBackends...), Usage: "a demo backend's `ADDR`; three of them"},
+			&cli.StringFlag{Name: "listen", Value: demo.Listen, Usage: "the gateway's `ADDR`"},
+			&cli.StringFlag{Name: "admin", Value: demo.Admin, Usage: "the admin listener's `ADDR`"},
+			&cli.StringSliceFlag{Name: "backend", Value: cli.NewStringSlice(demo.Backends()...), Usage: "a demo backend's `ADDR`; three of them"},
 		}, logFlags()...),
 		Action: func(c *cli.Context) error {
 			logger, err := newLogger(c)
 			if err != nil {
 				return err
 			}
-			if n := len(c.StringSlice("backend")); n != len(demoBackends) {
-				return cli.Exit(fmt.Sprintf("gateway demo: --backend: want %d addresses, got %d", len(demoBackends), n), 2)
+			if n, want := len(c.StringSlice("backend")), len(demo.Backends()); n != want {
+				return cli.Exit(fmt.Sprintf("gateway demo: --backend: want %d addresses, got %d", want, n), 2)
 			}
-			backends, stop, err := startDemoBackends(c.StringSlice("backend"))
+			backends, stop, err := demo.StartBackends(c.StringSlice("backend"))
 			if err != nil {
 				return cli.Exit(fmt.Sprintf("gateway demo: %v", err), 1)
 			}
 			defer stop()
-			path, remove, err := writeDemoConfig(demoConfigFor(c.String("listen"), c.String("admin"), backends))
+			path, remove, err := demo.WriteConfig(demo.Config(demoConfig, c.String("listen"), c.String("admin"), backends))
 			if err != nil {
 				return cli.Exit(fmt.Sprintf("gateway demo: %v", err), 1)
 			}
 			defer remove()
 			return serve(c.Context, path, true, logger, func(g *gateway.Gateway) {
-				printDemoHints(c.App.Writer, g, path, backends[len(backends)-1])
+				demo.PrintHints(c.App.Writer, g.Addr(), g.AdminAddr(), path, backends[len(backends)-1])
 			})
 		},
 	}
-}
-
-// demoConfigFor returns examples/demo.yaml with the addresses the demo
-// serves on.
-func demoConfigFor(listen, admin string, backends []string) []byte {
-	text := string(demoConfig)
-	text = strings.Replace(text, `listen: "`+demoListen+`"`, `listen: "`+listen+`"`, 1)
-	text = strings.Replace(text, `admin: "`+demoAdmin+`"`, `admin: "`+admin+`"`, 1)
-	for i, b := range backends {
-		text = strings.Replace(text, "- http://"+demoBackends[i]+"\n", "- http://"+b+"\n", 1)
-	}
-	return []byte(text)
-}
-
-// writeDemoConfig writes the demo's config to ./gateway-demo.yaml when no
-// such file exists, else to a temporary directory, and returns its path
-// and a function that removes what it wrote.
-func writeDemoConfig(data []byte) (path string, remove func(), err error) {
-	if f, err := os.OpenFile(demoFile, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644); err == nil {
-		_, werr := f.Write(data)
-		if cerr := f.Close(); werr == nil {
-			werr = cerr
-		}
-		remove := func() { os.Remove(demoFile); os.Remove(demoFile + ".bak") }
-		if werr != nil {
-			remove()
-			return "", nil, werr
-		}
-		return demoFile, remove, nil
-	}
-	dir, err := os.MkdirTemp("", "gateway-demo")
-	if err != nil {
-		return "", nil, err
-	}
-	path = filepath.Join(dir, demoFile)
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		os.RemoveAll(dir)
-		return "", nil, err
-	}
-	return path, func() { os.RemoveAll(dir) }, nil
-}
-
-// printDemoHints tells the user what to try: traffic, an edit of the
-// config file that removes the last backend, and where to see the reload.
-func printDemoHints(w io.Writer, g *gateway.Gateway, path, last string) {
-	fmt.Fprintf(w, "The gateway listens on http://%s and sends each request to the next of three backends:\n\n", g.Addr())
-	fmt.Fprintf(w, "  for i in 1 2 3 4 5 6; do curl -s http://%s/; done\n\n", g.Addr())
-	fmt.Fprintf(w, "Its config is %s, reloaded on every save. Remove a backend while it runs:\n\n", path)
-	fmt.Fprintf(w, "  sed -i.bak '/%s/d' %s\n\n", last, path)
-	fmt.Fprintln(w, "then see the new generation, the two backends it kept with their counters, and the reload:")
-	fmt.Fprintf(w, "\n  gateway status --admin %s      (from a checkout: go run . status --admin %[1]s)\n", g.AdminAddr())
-	fmt.Fprintf(w, "  curl -s http://%s/reloads\n\n", g.AdminAddr())
-	fmt.Fprintf(w, "The file is removed when the demo stops. Stop: Ctrl-C\n")
-}
-
-// startDemoBackends serves a small named backend on each address: it
-// answers every path with its name and /health with 200. It returns the
-// addresses bound.
-func startDemoBackends(addrs []string) (bound []string, stop func(), err error) {
-	var servers []*http.Server
-	stop = func() {
-		for _, s := range servers {
-			s.Close()
-		}
-	}
-	for i, addr := range addrs {
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			stop()
-			return nil, nil, err
-		}
-		addr := ln.Addr().String()
-		bound = append(bound, addr)
-		name := fmt.Sprintf("backend-%d", i+1)
-		s := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("X-Backend", name)
-			fmt.Fprintf(w, "%s (%s) answered %s %s\n", name, addr, r.Method, r.URL.Path)
-		})}
-		servers = append(servers, s)
-		go s.Serve(ln)
-	}
-	return bound, stop, nil
 }
 
 func statusCommand() *cli.Command {
