@@ -8,6 +8,7 @@
 //	gateway validate gateway.yaml
 //	gateway demo
 //	gateway status --admin 127.0.0.1:9901
+//	gateway diff old.yaml new.yaml
 package main
 
 import (
@@ -53,6 +54,7 @@ func main() {
 			validateCommand(),
 			demoCommand(),
 			statusCommand(),
+			diffCommand(),
 		},
 		ExitErrHandler: func(c *cli.Context, err error) {},
 	}
@@ -433,4 +435,91 @@ func statusCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+func diffCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "diff",
+		Usage: "say what applying a config would do: offline against another file, or against the running gateway",
+		Description: "gateway diff OLD NEW compares two config files; gateway diff [--admin ADDR] NEW compares NEW with\n" +
+			"what the gateway at ADDR serves. Exit status: 0 no change, 1 changes, 2 invalid config or admin unreachable.",
+		ArgsUsage: "[OLD] NEW",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "admin", Value: "127.0.0.1:9901", EnvVars: []string{"GATEWAY_ADMIN"}, Usage: "admin listener `ADDR` of the running gateway, with one file"},
+			&cli.StringFlag{Name: "format", Value: "text", Usage: "text or json"},
+		},
+		Action: func(c *cli.Context) error {
+			format := c.String("format")
+			if format != "text" && format != "json" {
+				return cli.Exit(fmt.Sprintf("--format: want text or json, got %q", format), 2)
+			}
+			if c.NArg() < 1 || c.NArg() > 2 {
+				return cli.Exit("gateway diff: name OLD and NEW config files, or NEW alone to compare with the running gateway", 2)
+			}
+			files := c.Args().Slice()
+			var invalid []validationReport
+			for _, path := range files {
+				if r := validateFile(c.Context, path, false); !r.OK {
+					invalid = append(invalid, r)
+				}
+			}
+			if len(invalid) > 0 {
+				return writeInvalidDiff(c.App.Writer, format, invalid)
+			}
+			var cur *config.Config
+			var status *gateway.StatusReport
+			var err error
+			if len(files) == 2 {
+				cur, err = config.Load(files[0])
+			} else {
+				cur, status, err = adminclient.Running(c.Context, c.String("admin"))
+			}
+			if err != nil {
+				return cli.Exit(fmt.Sprintf("gateway diff: %v", err), 2)
+			}
+			next, err := config.Load(files[len(files)-1])
+			if err != nil {
+				return cli.Exit(fmt.Sprintf("gateway diff: %v", err), 2)
+			}
+			report := gateway.Diff(cur, status, next)
+			if format == "json" {
+				err = writeJSON(c.App.Writer, report)
+			} else {
+				err = report.WriteText(c.App.Writer)
+			}
+			if err != nil {
+				return err
+			}
+			if report.Changed {
+				return cli.Exit("", 1)
+			}
+			return nil
+		},
+	}
+}
+
+// writeInvalidDiff prints the problems of the files diff was given, as
+// validate prints them, and exits with status 2.
+func writeInvalidDiff(w io.Writer, format string, invalid []validationReport) error {
+	if format == "json" {
+		r := gateway.DiffReport{Problems: []config.Problem{}}
+		for _, v := range invalid {
+			r.Problems = append(r.Problems, v.Problems...)
+		}
+		if err := writeJSON(w, r); err != nil {
+			return err
+		}
+	} else {
+		for _, v := range invalid {
+			v.writeText(w)
+		}
+	}
+	return cli.Exit("", 2)
+}
+
+// writeJSON writes v as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

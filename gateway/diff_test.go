@@ -1,0 +1,198 @@
+package gateway
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/gatewayhq/gateway/gateway/config"
+)
+
+// diffBase is the old config of the offline diff cases.
+const diffBase = `listen: 127.0.0.1:8080
+admin: 127.0.0.1:9901
+accessLog: /var/log/gateway/access.log
+pools:
+  api:
+    servers: [http://10.0.0.1:80, http://10.0.0.2:80, http://10.0.0.4:80]
+  web:
+    servers:
+      - url: http://web.internal:8080
+        resolve: true
+routes:
+  - name: api-v2
+    pathPrefix: /v2/
+    pools: [{pool: api, weight: 95}, {pool: web, weight: 5}]
+    requestHeaders: {set: {Authorization: Bearer old-token}}
+  - name: legacy
+    pathPrefix: /legacy/
+    pool: api
+  - pool: web
+`
+
+// decodeDiff decodes a config for a diff case.
+func decodeDiff(t *testing.T, name, text string) *config.Config {
+	t.Helper()
+	cfg, err := config.Decode(name, []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// describe returns the changes of r as short lines, the way the cases
+// below state what they want: "listener changed move", "pool api
+// changed", "backend api http://10.0.0.3:80 added", "field
+// pools.api algorithm round_robin>least_connections", ...
+func describe(r DiffReport) []string {
+	out := []string{fmt.Sprintf("changed %v", r.Changed)}
+	listener := func(what string, d ListenerDiff) {
+		if d.Change != ChangeUnchanged {
+			out = append(out, fmt.Sprintf("%s %s %s %s>%s", what, d.Change, d.Action, d.From, d.To))
+		}
+		for _, f := range d.Fields {
+			out = append(out, fmt.Sprintf("field %s %s %s>%s", what, f.Key, f.From, f.To))
+		}
+	}
+	listener("listener", r.Listener)
+	listener("tls", r.TLS)
+	listener("admin", r.Admin)
+	for _, f := range r.Settings {
+		out = append(out, fmt.Sprintf("field settings %s %s>%s", f.Key, f.From, f.To))
+	}
+	for _, p := range r.Pools {
+		if p.Change != ChangeUnchanged {
+			out = append(out, "pool "+p.Name+" "+p.Change)
+		}
+		for _, f := range p.Fields {
+			out = append(out, fmt.Sprintf("field pools.%s %s %s>%s", p.Name, f.Key, f.From, f.To))
+		}
+		for _, b := range p.Backends {
+			if b.Change != ChangeCarried {
+				line := fmt.Sprintf("backend %s %s %s", p.Name, b.URL, b.Change)
+				for _, s := range b.Settings {
+					line += " " + s.Key
+				}
+				out = append(out, line)
+			}
+		}
+	}
+	for _, rt := range r.Routes {
+		if rt.Change != ChangeUnchanged {
+			out = append(out, "route "+rt.Name+" "+rt.Change)
+		}
+		for _, f := range rt.Fields {
+			out = append(out, fmt.Sprintf("field routes.%s %s %s>%s", rt.Name, f.Key, f.From, f.To))
+		}
+	}
+	listener("accessLog", r.AccessLog)
+	if r.DNS.Change != ChangeUnchanged {
+		out = append(out, "dns "+r.DNS.Change)
+	}
+	for _, f := range r.DNS.Fields {
+		out = append(out, fmt.Sprintf("field dns %s %s>%s", f.Key, f.From, f.To))
+	}
+	for _, n := range r.DNS.Names {
+		if n.Change != ChangeCarried {
+			out = append(out, "name "+n.Name+" "+n.Change)
+		}
+	}
+	c := r.Backends
+	return append(out, fmt.Sprintf("counts %d %d %d", c.Carried, c.Added, c.Removed))
+}
+
+// TestDiffOffline checks the offline diff of every kind of change: what
+// it says of each listener, setting, pool, backend, route, the access log
+// and the resolved names, and nothing else.
+func TestDiffOffline(t *testing.T) {
+	edit := func(pairs ...string) string {
+		return strings.NewReplacer(pairs...).Replace(diffBase)
+	}
+	tests := []struct {
+		name, next string
+		want       []string
+	}{
+		{"comments and formatting only", "# a comment\n" + strings.ReplaceAll(diffBase, "[http://10.0.0.1:80, http://10.0.0.2:80, http://10.0.0.4:80]",
+			"\n      - http://10.0.0.1:80\n      - http://10.0.0.2:80\n      - http://10.0.0.4:80"),
+			[]string{"changed false", "counts 3 0 0"}},
+		{"defaults spelled out", edit("admin:", "shutdownTimeout: 30s\nadmin:", "  api:\n", "  api:\n    algorithm: round_robin\n"),
+			[]string{"changed false", "counts 3 0 0"}},
+		{"listen address", edit("listen: 127.0.0.1:8080", "listen: 127.0.0.1:8081"),
+			[]string{"changed true", "listener changed move 127.0.0.1:8080>127.0.0.1:8081", "counts 3 0 0"}},
+		{"listener settings", edit("admin:", "clientHeaderTimeout: 3s\nadmin:"),
+			[]string{"changed true", "listener changed restart 127.0.0.1:8080>127.0.0.1:8080", "field listener clientHeaderTimeout 10s>3s", "counts 3 0 0"}},
+		{"connection cap", edit("admin:", "maxConnections: 100\nadmin:"),
+			[]string{"changed true", "listener changed keep 127.0.0.1:8080>127.0.0.1:8080", "field listener maxConnections 0>100", "counts 3 0 0"}},
+		{"admin moved", edit("admin: 127.0.0.1:9901", "admin: 127.0.0.1:9902"),
+			[]string{"changed true", "admin changed move 127.0.0.1:9901>127.0.0.1:9902", "counts 3 0 0"}},
+		{"admin removed", edit("admin: 127.0.0.1:9901\n", ""),
+			[]string{"changed true", "admin removed stop 127.0.0.1:9901>", "counts 3 0 0"}},
+		{"tls added", edit("admin:", "tls: {listen: \"127.0.0.1:8443\", certificates: [{certFile: /tls/a.crt, keyFile: /tls/a.key}]}\nadmin:"),
+			[]string{"changed true", "tls added start >127.0.0.1:8443", "field tls certificates[0].certFile >/tls/a.crt", "field tls certificates[0].keyFile >/tls/a.key",
+				"field tls minVersion >1.2", "field tls http2 >true", "field tls redirectHTTP >false", "counts 3 0 0"}},
+		{"top-level settings", edit("admin:", "maxBodySize: 1MiB\ntrustedProxies: [10.0.0.0/8]\nadmin:"),
+			[]string{"changed true", "field settings trustedProxies >10.0.0.0/8", "field settings maxBodySize 134217728>1048576", "counts 3 0 0"}},
+		{"pool settings", edit("  api:\n", "  api:\n    algorithm: least_connections\n    healthCheck: {interval: 5s}\n"),
+			[]string{"changed true", "pool api changed", "field pools.api algorithm round_robin>least_connections", "field pools.api healthCheck.interval 2s>5s",
+				"backend api http://10.0.0.1:80 updated healthCheck.interval", "backend api http://10.0.0.2:80 updated healthCheck.interval",
+				"backend api http://10.0.0.4:80 updated healthCheck.interval", "counts 3 0 0"}},
+		{"backends added, removed, weighted, respelled", edit("[http://10.0.0.1:80, http://10.0.0.2:80, http://10.0.0.4:80]",
+			"[http://10.0.0.1, {url: \"http://10.0.0.2:80\", weight: 3}, http://10.0.0.3:80]"),
+			[]string{"changed true", "pool api changed", "backend api http://10.0.0.1 updated url", "backend api http://10.0.0.2:80 updated weight",
+				"backend api http://10.0.0.3:80 added", "backend api http://10.0.0.4:80 removed", "counts 2 1 1"}},
+		{"pool added and removed", edit("  web:\n", "  www:\n", "pool: web", "pool: www", "pool: web, weight: 5", "pool: www, weight: 5"),
+			[]string{"changed true", "pool www added", "backend www http://web.internal:8080 added", "pool web removed", "backend web http://web.internal:8080 removed",
+				"route api-v2 changed", "field routes.api-v2 pools api:95, web:5>api:95, www:5", "route routes[2] changed", "field routes.routes[2] pool web>www", "counts 3 0 0"}},
+		{"resolved name and dns settings", edit("resolve: true\n", "resolve: true\n      - url: http://web2.internal:8080\n        resolve: true\ndns: {refresh: 10s}\n"),
+			[]string{"changed true", "pool web changed", "backend web http://web2.internal:8080 added", "dns changed", "field dns refresh 5s>10s", "name web2.internal added", "counts 3 0 0"}},
+		{"routes reordered, changed, added and removed", diffBase[:strings.Index(diffBase, "routes:")] + `routes:
+  - name: legacy
+    pathPrefix: /legacy/
+    pool: api
+  - name: api-v2
+    pathPrefix: /v2/
+    pools: [{pool: api, weight: 90}, {pool: web, weight: 10}]
+    requestHeaders: {set: {Authorization: Bearer new-token}}
+  - name: admin
+    pathPrefix: /admin/
+    redirect: {scheme: https, code: 301}
+  - pool: web
+`, []string{"changed true", "route legacy reordered", "field routes.legacy index 1>0", "route api-v2 changed",
+			"field routes.api-v2 requestHeaders.set.Authorization " + redacted("Bearer old-token") + ">" + redacted("Bearer new-token"),
+			"field routes.api-v2 pools api:95, web:5>api:90, web:10", "field routes.api-v2 index 0>1", "route admin added",
+			"route routes[3] added", "route routes[2] removed", "counts 3 0 0"}},
+		{"access log moved", edit("access.log", "other.log"),
+			[]string{"changed true", "accessLog changed move /var/log/gateway/access.log>/var/log/gateway/other.log", "counts 3 0 0"}},
+		{"access log off", edit("accessLog: /var/log/gateway/access.log\n", ""),
+			[]string{"changed true", "accessLog removed stop /var/log/gateway/access.log>", "counts 3 0 0"}},
+	}
+	cur := decodeDiff(t, "old.yaml", diffBase)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := Diff(cur, nil, decodeDiff(t, "new.yaml", tt.next))
+			got := describe(r)
+			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("got\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(tt.want, "\n  "))
+			}
+			if !r.Valid || r.Live {
+				t.Errorf("valid %v, live %v; want valid offline", r.Valid, r.Live)
+			}
+			// Apply's own test of an unchanged config agrees with changed.
+			same := *decodeDiff(t, "old.yaml", tt.next)
+			if r.Changed == cur.Equal(&same) {
+				t.Errorf("changed %v, yet config.Equal says %v", r.Changed, cur.Equal(&same))
+			}
+			data, _ := json.Marshal(r)
+			if strings.Contains(string(data), "token") {
+				t.Errorf("the JSON shows a header rule value: %s", data)
+			}
+		})
+	}
+}
+
+// redacted returns v as a diff shows a header rule value.
+func redacted(v string) string {
+	c := &config.Config{Routes: []config.RouteConfig{{RequestHeaders: config.HeaderRules{Set: []config.HeaderField{{Name: "X", Value: v}}}}}}
+	return c.Redacted().Routes[0].RequestHeaders.Set[0].Value
+}
