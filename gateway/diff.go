@@ -192,7 +192,7 @@ func Diff(cur *config.Config, status *StatusReport, next *config.Config) DiffRep
 	r.Admin = listenerDiff(p.admin, cur.Admin, next.Admin, nil)
 	r.TLS = listenerDiff(p.tlsListen, tlsListenOf(cur), tlsListenOf(next), fieldDiffs(was, now, "tls.", nil, "tls.listen"))
 	r.AccessLog = listenerDiff(p.accessLog, cur.AccessLog, next.AccessLog, nil)
-	r.Settings = fieldDiffs(was, now, "", []string{"trustedProxies", "maxBodySize", "shutdownTimeout"})
+	r.Settings = append([]FieldDiff{}, fieldDiffs(was, now, "", []string{"trustedProxies", "maxBodySize", "shutdownTimeout"})...)
 	if a, b := commonOrder(cur, next); !slices.Equal(a, b) {
 		r.Settings = append(r.Settings, FieldDiff{Key: "pools", From: strings.Join(a, ", "), To: strings.Join(b, ", "),
 			Effect: "the order /status and metrics list the pools in"})

@@ -151,10 +151,15 @@ func writeBackend(b *strings.Builder, d BackendDiff, live bool) {
 			b.WriteString(": probed at once, new connections")
 		}
 	case ChangeRemoved:
-		if d.InFlight != nil {
-			fmt.Fprintf(b, ": %d requests in flight will finish", *d.InFlight)
-		} else {
+		switch {
+		case d.InFlight == nil:
 			b.WriteString(": its requests in flight will finish")
+		case *d.InFlight == 0:
+			b.WriteString(": no request in flight")
+		case *d.InFlight == 1:
+			b.WriteString(": 1 request in flight will finish")
+		default:
+			fmt.Fprintf(b, ": %d requests in flight will finish", *d.InFlight)
 		}
 	}
 	if state != "" && d.Change != ChangeRemoved {
