@@ -234,15 +234,8 @@ type validationReport struct {
 // every file the config names, as run does, and, with resolve, looks up
 // the names of its resolved servers as run does.
 func validateFile(ctx context.Context, path string, resolve bool) validationReport {
-	r := validationReport{File: path, Problems: []config.Problem{}, Warnings: []config.Problem{}}
-	cfg, err := config.Load(path)
-	if err != nil {
-		var ce *config.ConfigError
-		if errors.As(err, &ce) {
-			r.Problems = ce.Problems
-		} else {
-			r.Problems = []config.Problem{{File: path, Message: err.Error()}}
-		}
+	cfg, r := loadFile(path)
+	if cfg == nil {
 		return r
 	}
 	if problems, warnings := gateway.CheckFiles(cfg); len(problems) > 0 {
@@ -265,6 +258,24 @@ func validateFile(ctx context.Context, path string, resolve bool) validationRepo
 	}
 	r.OK = len(r.Problems) == 0
 	return r
+}
+
+// loadFile loads path with the code path run uses, and returns the
+// config, or nil and a report of every problem that keeps it from
+// loading.
+func loadFile(path string) (*config.Config, validationReport) {
+	r := validationReport{File: path, Problems: []config.Problem{}, Warnings: []config.Problem{}}
+	cfg, err := config.Load(path)
+	if err != nil {
+		var ce *config.ConfigError
+		if errors.As(err, &ce) {
+			r.Problems = ce.Problems
+		} else {
+			r.Problems = []config.Problem{{File: path, Message: err.Error()}}
+		}
+		return nil, r
+	}
+	return cfg, r
 }
 
 func (r validationReport) writeText(w io.Writer) {
@@ -456,32 +467,30 @@ func diffCommand() *cli.Command {
 			if c.NArg() < 1 || c.NArg() > 2 {
 				return cli.Exit("gateway diff: name OLD and NEW config files, or NEW alone to compare with the running gateway", 2)
 			}
+			// The files a config names are not read: certificates are
+			// often only where the gateway runs.
 			files := c.Args().Slice()
+			configs := make([]*config.Config, len(files))
 			var invalid []validationReport
-			for _, path := range files {
-				if r := validateFile(c.Context, path, false); !r.OK {
+			for i, path := range files {
+				var r validationReport
+				if configs[i], r = loadFile(path); configs[i] == nil {
 					invalid = append(invalid, r)
 				}
 			}
 			if len(invalid) > 0 {
 				return writeInvalidDiff(c.App.Writer, format, invalid)
 			}
-			var cur *config.Config
+			cur, next := configs[0], configs[len(configs)-1]
 			var status *gateway.StatusReport
-			var err error
-			if len(files) == 2 {
-				cur, err = config.Load(files[0])
-			} else {
-				cur, status, err = adminclient.Running(c.Context, c.String("admin"))
-			}
-			if err != nil {
-				return cli.Exit(fmt.Sprintf("gateway diff: %v", err), 2)
-			}
-			next, err := config.Load(files[len(files)-1])
-			if err != nil {
-				return cli.Exit(fmt.Sprintf("gateway diff: %v", err), 2)
+			if len(files) == 1 {
+				var err error
+				if cur, status, err = adminclient.Running(c.Context, c.String("admin")); err != nil {
+					return cli.Exit(fmt.Sprintf("gateway diff: %v", err), 2)
+				}
 			}
 			report := gateway.Diff(cur, status, next)
+			var err error
 			if format == "json" {
 				err = writeJSON(c.App.Writer, report)
 			} else {

@@ -86,6 +86,32 @@ type ListenerDiff struct {
 	To   string `json:"to"`
 	// Fields lists the settings that change.
 	Fields []FieldDiff `json:"fields"`
+	// Certificates describes each certificate the HTTPS listener serves
+	// before or after; tls only.
+	Certificates []CertificateDiff `json:"certificates,omitempty"`
+}
+
+// CertificateDiff is what applying a config does to one certificate the
+// HTTPS listener serves, known by its files.
+type CertificateDiff struct {
+	CertFile string `json:"certFile"`
+	KeyFile  string `json:"keyFile"`
+	// Change is unchanged (the files stay, and so does the certificate
+	// loaded from them: a reload never reads them again; rotation does),
+	// added or removed.
+	Change string `json:"change"`
+	// Before and After are the certificate served before and after:
+	// from the running gateway, or read from the files; null when there
+	// is none, or its files cannot be read where diff runs.
+	Before *CertificateInfo `json:"before"`
+	After  *CertificateInfo `json:"after"`
+}
+
+// CertificateInfo identifies a certificate: the hex SHA-256 fingerprint
+// of its leaf and its DNS names.
+type CertificateInfo struct {
+	SHA256 string   `json:"sha256"`
+	Names  []string `json:"names"`
 }
 
 // FieldDiff is one setting that changes: its key path, its value before
@@ -191,6 +217,7 @@ func Diff(cur *config.Config, status *StatusReport, next *config.Config) DiffRep
 		fieldDiffs(was, now, "", []string{"clientHeaderTimeout", "clientIdleTimeout", "maxHeaderBytes", "maxConnections"}))
 	r.Admin = listenerDiff(p.admin, cur.Admin, next.Admin, nil)
 	r.TLS = listenerDiff(p.tlsListen, tlsListenOf(cur), tlsListenOf(next), fieldDiffs(was, now, "tls.", nil, "tls.listen"))
+	r.TLS.Certificates = certificateDiffs(cur, next, status)
 	r.AccessLog = listenerDiff(p.accessLog, cur.AccessLog, next.AccessLog, nil)
 	r.Settings = append([]FieldDiff{}, fieldDiffs(was, now, "", []string{"trustedProxies", "maxBodySize", "shutdownTimeout"})...)
 	if a, b := commonOrder(cur, next); !slices.Equal(a, b) {
@@ -609,4 +636,71 @@ func dnsDiff(cur, next *config.Config, addrs map[string][]netip.Addr, live bool,
 		d.Change = ChangeChanged
 	}
 	return d
+}
+
+// certificateDiffs describes the certificates the HTTPS listener serves
+// under cur, then under next: those of status when it is given (the
+// running gateway's), else read from cur's files; and, for files next
+// adds, read from them. Files that cannot be read leave the certificate
+// unknown.
+func certificateDiffs(cur, next *config.Config, status *StatusReport) []CertificateDiff {
+	served := func(cfg *config.Config) []pairKey {
+		var keys []pairKey
+		if cfg.TLS != nil {
+			for _, c := range cfg.TLS.Certificates {
+				keys = append(keys, pairKey{c.CertFile, c.KeyFile})
+			}
+		}
+		return keys
+	}
+	before, after := served(cur), served(next)
+	running := make(map[pairKey]*CertificateInfo)
+	if status != nil {
+		for _, c := range status.Certificates {
+			if c.Use == "server" {
+				running[pairKey{c.CertFile, c.KeyFile}] = &CertificateInfo{SHA256: c.SHA256, Names: c.Names}
+			}
+		}
+	} else {
+		running = readCertificates(cur)
+	}
+	var fresh map[pairKey]*CertificateInfo
+	var out []CertificateDiff
+	for _, k := range after {
+		d := CertificateDiff{CertFile: k.certFile, KeyFile: k.keyFile, Change: ChangeAdded}
+		if slices.Contains(before, k) {
+			d.Change, d.Before, d.After = ChangeUnchanged, running[k], running[k]
+		} else {
+			if fresh == nil {
+				fresh = readCertificates(next)
+			}
+			d.After = fresh[k]
+		}
+		out = append(out, d)
+	}
+	for _, k := range before {
+		if !slices.Contains(after, k) {
+			out = append(out, CertificateDiff{CertFile: k.certFile, KeyFile: k.keyFile, Change: ChangeRemoved, Before: running[k]})
+		}
+	}
+	return out
+}
+
+// readCertificates reads the certificates cfg's HTTPS listener serves,
+// by files; empty when any file cfg names cannot be used.
+func readCertificates(cfg *config.Config) map[pairKey]*CertificateInfo {
+	out := make(map[pairKey]*CertificateInfo)
+	if cfg.TLS == nil {
+		return out
+	}
+	st, problems := loadTLSState(cfg, nil)
+	if len(problems) > 0 {
+		return out
+	}
+	for _, c := range st.certificates() {
+		if c.Use == "server" {
+			out[pairKey{c.CertFile, c.KeyFile}] = &CertificateInfo{SHA256: c.SHA256, Names: c.Names}
+		}
+	}
+	return out
 }

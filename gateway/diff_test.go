@@ -1,12 +1,16 @@
 package gateway
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatewayhq/gateway/gateway/config"
+	"github.com/gatewayhq/gateway/gateway/testcert"
 )
 
 // diffBase is the old config of the offline diff cases.
@@ -195,4 +199,58 @@ func TestDiffOffline(t *testing.T) {
 func redacted(v string) string {
 	c := &config.Config{Routes: []config.RouteConfig{{RequestHeaders: config.HeaderRules{Set: []config.HeaderField{{Name: "X", Value: v}}}}}}
 	return c.Redacted().Routes[0].RequestHeaders.Set[0].Value
+}
+
+// TestDiffCertificates checks what diff says of the HTTPS listener's
+// certificates: one whose files stay is unchanged, with the certificate
+// loaded from them before and after; one that replaces it is added with
+// its fingerprint and names, read from its files, and the one it replaces
+// removed; files that cannot be read leave the certificate unknown.
+func TestDiffCertificates(t *testing.T) {
+	dir := t.TempDir()
+	ca := testcert.NewCA(t, "diff")
+	a := ca.Issue(t, testcert.ECDSA, time.Time{}, "a.example")
+	b := ca.Issue(t, testcert.ECDSA, time.Time{}, "b.example", "www.b.example")
+	aCert, aKey := a.Write(t, dir, "a")
+	bCert, bKey := b.Write(t, dir, "b")
+	config := func(certFile, keyFile, extra string) *config.Config {
+		return decodeDiff(t, dir+"/gateway.yaml", fmt.Sprintf("listen: 127.0.0.1:8080\ntls:\n  listen: 127.0.0.1:8443\n  certificates: [{certFile: %s, keyFile: %s}]\n%sservers: [http://10.0.0.1:80]\n",
+			certFile, keyFile, extra))
+	}
+	fingerprint := func(c testcert.Cert) string {
+		sum := sha256.Sum256(c.Leaf.Raw)
+		return hex.EncodeToString(sum[:])
+	}
+	show := func(c *CertificateInfo) string {
+		if c == nil {
+			return "unknown"
+		}
+		return c.SHA256 + " " + strings.Join(c.Names, ",")
+	}
+	cur := config(aCert, aKey, "")
+
+	r := Diff(cur, nil, config(aCert, aKey, "  minVersion: \"1.3\"\n"))
+	if r.TLS.Change != ChangeChanged || r.TLS.Action != "keep" || len(r.TLS.Fields) != 1 || r.TLS.Fields[0].Key != "minVersion" {
+		t.Fatalf("tls %+v, want changed in place with minVersion", r.TLS)
+	}
+	if c := r.TLS.Certificates; len(c) != 1 || c[0].Change != ChangeUnchanged || show(c[0].Before) != fingerprint(a)+" a.example" || show(c[0].After) != show(c[0].Before) {
+		t.Fatalf("certificates %+v, want a unchanged", c)
+	}
+
+	r = Diff(cur, nil, config(bCert, bKey, ""))
+	c := r.TLS.Certificates
+	if len(c) != 2 || c[0].CertFile != bCert || c[0].Change != ChangeAdded || c[0].Before != nil || show(c[0].After) != fingerprint(b)+" b.example,www.b.example" ||
+		c[1].CertFile != aCert || c[1].Change != ChangeRemoved || show(c[1].Before) != fingerprint(a)+" a.example" || c[1].After != nil {
+		t.Fatalf("certificates %+v, want b added and a removed", c)
+	}
+	var text strings.Builder
+	r.WriteText(&text)
+	if want := "  certificate " + bCert + ": added, none → " + fingerprint(b)[:12] + " (b.example, www.b.example)\n"; !strings.Contains(text.String(), want) {
+		t.Fatalf("text lacks %q:\n%s", want, text.String())
+	}
+
+	r = Diff(cur, nil, config(dir+"/missing.crt", dir+"/missing.key", ""))
+	if c := r.TLS.Certificates; len(c) != 2 || c[0].Change != ChangeAdded || c[0].After != nil {
+		t.Fatalf("certificates %+v, want the missing files' certificate unknown", c)
+	}
 }

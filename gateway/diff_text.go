@@ -105,6 +105,28 @@ func writeListener(b *strings.Builder, what string, d ListenerDiff) {
 		fmt.Fprintf(b, "%s %s: removed\n", what, orNone(d.From))
 	}
 	writeFields(b, "", d.Fields)
+	for _, c := range d.Certificates {
+		if c.Change == ChangeUnchanged && d.Change == ChangeUnchanged {
+			continue
+		}
+		before, after := certificateLine(c.Before), certificateLine(c.After)
+		switch c.Change {
+		case ChangeAdded:
+			before = "none"
+		case ChangeRemoved:
+			after = "none"
+		}
+		fmt.Fprintf(b, "  certificate %s: %s, %s → %s\n", c.CertFile, c.Change, before, after)
+	}
+}
+
+// certificateLine returns a certificate's fingerprint, short, and names,
+// or "unknown" when its files could not be read.
+func certificateLine(c *CertificateInfo) string {
+	if c == nil {
+		return "unknown"
+	}
+	return ShortHash(c.SHA256) + " (" + strings.Join(c.Names, ", ") + ")"
 }
 
 // writeFields writes each field on a line of its own, under a heading
