@@ -2,6 +2,9 @@ package examples_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -171,5 +174,42 @@ func TestCLIDiffJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &invalid); err != nil || code != 2 || invalid.Valid || len(invalid.Problems) == 0 ||
 		invalid.Problems[0].File != filepath.Join(dir, "bad.yaml") {
 		t.Fatalf("an invalid file: exit %d, %v, %+v:\n%s", code, err, invalid, out)
+	}
+}
+
+// TestCLIDiffAdmin runs diff with one file against a running gateway
+// process, at $GATEWAY_ADMIN and with --admin: the same config in
+// another spelling exits 0, a removed backend exits 1 with its live
+// state, and the JSON says it is live.
+func TestCLIDiffAdmin(t *testing.T) {
+	a := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(a.Close)
+	b := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(b.Close)
+	listen, admin := freePort(t), freePort(t)
+	running := fmt.Sprintf("listen: %s\nadmin: %s\npools:\n  web:\n    servers: [%s, %s]\n", listen, admin, a.URL, b.URL)
+	dir := t.TempDir()
+	runConfigIn(t, dir, "gateway.yaml", running)
+	files := writeFiles(t, map[string]string{
+		"same.yaml": "# a comment\n" + strings.Replace(running, "web:\n", "web:\n    algorithm: round_robin\n", 1),
+		"new.yaml":  strings.Replace(running, ", "+b.URL, "", 1),
+	})
+
+	out, errOut, code := runGatewayOut(t, []string{"GATEWAY_ADMIN=" + admin}, "diff", filepath.Join(files, "same.yaml"))
+	if code != 0 || !strings.HasPrefix(out, "no change") {
+		t.Errorf("the running config in another spelling: exit %d, want 0:\n%s%s", code, out, errOut)
+	}
+	out, errOut, code = runGatewayOut(t, nil, "diff", "--admin", admin, filepath.Join(files, "new.yaml"))
+	if code != 1 || !strings.Contains(out, "  carried  "+a.URL+": state kept (up, 0 in flight)\n") ||
+		!strings.Contains(out, "  removed  "+b.URL+": no request in flight (up)\n") {
+		t.Errorf("a backend removed: exit %d, want 1 and both backends' live state:\n%s%s", code, out, errOut)
+	}
+	out, _, code = runGatewayOut(t, nil, "diff", "--admin", "http://"+admin, "--format", "json", filepath.Join(files, "new.yaml"))
+	var r struct {
+		Live     bool
+		Backends struct{ Carried, Added, Removed int }
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil || code != 1 || !r.Live || r.Backends.Carried != 1 || r.Backends.Removed != 1 {
+		t.Errorf("--format json: exit %d, %v, %+v:\n%s", code, err, r, out)
 	}
 }
