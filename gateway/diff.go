@@ -390,6 +390,8 @@ func effectOf(prefix, key, from, to string) string {
 		return "probing stops; backends are up unless passive health ejects them"
 	case strings.HasPrefix(key, "healthCheck."):
 		return "applied in place, health kept; probes restart at once"
+	case key == "passive.on5xx":
+		return "applies to the pool's next answer"
 	case key == "passive.maxFails" && to == "0":
 		return "passive health off; failures counted and ejections in force are forgotten"
 	case strings.HasPrefix(key, "passive."):
@@ -443,12 +445,7 @@ func poolDiffs(cur, next *config.Config, tp targetPlan, live map[string]liveBack
 		} else {
 			d.Fields = append(d.Fields, fieldDiffs(was, now, prefix, nil, prefix+"servers")...)
 		}
-		var inPlace []FieldDiff
-		for _, f := range d.Fields {
-			if f.Key != "algorithm" {
-				inPlace = append(inPlace, f)
-			}
-		}
+		inPlace := backendFields(old, pp.cfg, d.Fields)
 		for _, pb := range pp.backends {
 			bd := BackendDiff{URL: displayURL(pb.target.url), Change: ChangeAdded, Settings: []FieldDiff{}}
 			if pb.target.server.Resolve {
@@ -470,7 +467,7 @@ func poolDiffs(cur, next *config.Config, tp targetPlan, live map[string]liveBack
 			}
 			d.Backends = append(d.Backends, bd)
 		}
-		d.Backends = append(d.Backends, unresolved(old, pp.cfg, addrs)...)
+		d.Backends = append(d.Backends, unresolved(old, pp.cfg, addrs, inPlace)...)
 		d.Backends = append(d.Backends, removedFrom(name, tp.removed, live)...)
 		if d.Change == ChangeUnchanged && (len(d.Fields) > 0 || slices.ContainsFunc(d.Backends, func(b BackendDiff) bool { return b.Change != ChangeCarried })) {
 			d.Change = ChangeChanged
@@ -482,8 +479,26 @@ func poolDiffs(cur, next *config.Config, tp targetPlan, live map[string]liveBack
 			continue
 		}
 		d := PoolDiff{Name: old.Name, Change: ChangeRemoved, Fields: []FieldDiff{}, Backends: removedFrom(old.Name, tp.removed, live)}
-		d.Backends = append(d.Backends, unresolved(old, nil, addrs)...)
+		d.Backends = append(d.Backends, unresolved(old, nil, addrs, nil)...)
 		out = append(out, d)
+	}
+	return out
+}
+
+// backendFields returns the fields of a pool, from old to now, that
+// change its backends in place ([backend.update]): all but the algorithm
+// and passive.on5xx, which belong to the pool, and the probe settings
+// while probing is off before and after.
+func backendFields(old, now *config.PoolConfig, fields []FieldDiff) []FieldDiff {
+	probing := old != nil && old.HealthCheck.Enabled || now.HealthCheck.Enabled
+	var out []FieldDiff
+	for _, f := range fields {
+		switch {
+		case f.Key == "algorithm" || f.Key == "passive.on5xx":
+		case strings.HasPrefix(f.Key, "healthCheck.") && !probing:
+		default:
+			out = append(out, f)
+		}
 	}
 	return out
 }
@@ -502,8 +517,9 @@ func removedFrom(pool string, removed []string, live map[string]liveBackend) []B
 // unresolved describes the resolved servers of the pool, before (old)
 // and after (now; nil when the pool goes), whose names have no known
 // addresses: each stands for the backends of its name, added when the
-// pool did not have it, removed when it goes, else carried.
-func unresolved(old, now *config.PoolConfig, addrs map[string][]netip.Addr) []BackendDiff {
+// pool did not have it, removed when it goes, else carried, or updated
+// with the pool's fields inPlace.
+func unresolved(old, now *config.PoolConfig, addrs map[string][]netip.Addr, inPlace []FieldDiff) []BackendDiff {
 	var out []BackendDiff
 	has := func(p *config.PoolConfig, s config.ServerConfig) bool {
 		return p != nil && slices.ContainsFunc(p.Servers, func(o config.ServerConfig) bool {
@@ -518,11 +534,14 @@ func unresolved(old, now *config.PoolConfig, addrs map[string][]netip.Addr) []Ba
 			if _, known := addrs[s.Name()]; !s.Resolve || known {
 				continue
 			}
-			change := ChangeAdded
+			e := entry(s, ChangeAdded)
 			if has(old, s) {
-				change = ChangeCarried
+				e.Change = ChangeCarried
+				if len(inPlace) > 0 {
+					e.Change, e.Settings = ChangeUpdated, append(e.Settings, inPlace...)
+				}
 			}
-			out = append(out, entry(s, change))
+			out = append(out, e)
 		}
 	}
 	if old != nil {
