@@ -259,3 +259,69 @@ func TestDiffCertificates(t *testing.T) {
 		t.Fatalf("certificates %+v, want the missing files' certificate unknown", c)
 	}
 }
+
+// diffAgainst is what diff --admin predicts for text against g: the plan
+// from the config of g's /config and g's state, as /status reports it.
+func diffAgainst(t *testing.T, g *Gateway, text string) DiffReport {
+	t.Helper()
+	code, body := adminGet(t, g, "/config")
+	var cr ConfigReport
+	if err := json.Unmarshal([]byte(body), &cr); err != nil || code != 200 {
+		t.Fatalf("/config: %d %v", code, err)
+	}
+	cur := decodeDiff(t, "running", string(cr.Config))
+	status := g.Status()
+	return Diff(cur, &status, decodeDiff(t, "test.yaml", text))
+}
+
+// TestDiffResolvedServersLive checks diff --admin on resolved servers: a
+// name the reload keeps is carried with the addresses it has, and its
+// backends are those addresses, updated in place or carried over to a
+// static server of the same address, as the reload then records; a name
+// the reload brings in is listed as added, to be looked up.
+func TestDiffResolvedServersLive(t *testing.T) {
+	port, bs := startAddrBackends(t, 2)
+	dns := startDNSServer(t)
+	dns.set(appName, ips(bs...)...)
+	g, _ := startGateway(t, resolvedConfig(dns.addr, port, "1h", ""))
+	urls := urlsOf(port, ips(bs...)...)
+
+	next := resolvedConfig(dns.addr, port, "1h", "    connectTimeout: 3s\n")
+	r := diffAgainst(t, g, next)
+	got := describe(r)
+	want := []string{"changed true", "pool app changed", "field pools.app connectTimeout 2s>3s",
+		"backend app " + urls[0] + " updated connectTimeout", "backend app " + urls[1] + " updated connectTimeout", "counts 2 0 0"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("got\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	if n := r.DNS.Names; len(n) != 1 || n[0].Change != ChangeCarried || fmt.Sprint(n[0].Addresses) != "["+strings.Join(ips(bs...), " ")+"]" {
+		t.Fatalf("dns names %+v, want %s carried with its addresses", n, appName)
+	}
+	if b := r.Pools[0].Backends[0]; b.Source != appName || b.Health == nil || b.InFlight == nil {
+		t.Fatalf("backend %+v, want the name as source and live state", b)
+	}
+	rec := reloadOK(t, g, next)
+	if rec.Carried != 2 || rec.Added != 0 || rec.Removed != 0 || rec.Listener != "keep" {
+		t.Fatalf("recorded %+v, want what diff predicted", rec)
+	}
+
+	static := strings.Replace(next, `{url: "http://`+appName+`:`+port+`", resolve: true}`, urls[0], 1)
+	r = diffAgainst(t, g, static)
+	got = describe(r)
+	want = []string{"changed true", "pool app changed", "backend app " + urls[1] + " removed", "dns changed", "name " + appName + " removed", "counts 1 0 1"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("got\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	rec = reloadOK(t, g, static)
+	if rec.Carried != 1 || rec.Added != 0 || rec.Removed != 1 {
+		t.Fatalf("recorded %+v, want what diff predicted", rec)
+	}
+
+	r = diffAgainst(t, g, next)
+	if n := r.DNS.Names; len(n) != 1 || n[0].Change != ChangeAdded || n[0].Addresses != nil {
+		t.Fatalf("dns names %+v, want %s added, not looked up yet", n, appName)
+	}
+	if b := r.Pools[0].Backends; len(b) != 2 || b[0].Source != appName || b[0].Change != ChangeAdded || b[1].URL != urls[0] || b[1].Change != ChangeRemoved {
+		t.Fatalf("backends %+v, want the name's backends added and the static server removed", b)
+	}
+}
