@@ -201,7 +201,7 @@ func TestCLIDiffAdmin(t *testing.T) {
 	}
 	out, errOut, code = runGatewayOut(t, nil, "diff", "--admin", admin, filepath.Join(files, "new.yaml"))
 	if code != 1 || !strings.Contains(out, "  carried  "+a.URL+": state kept (up, 0 in flight)\n") ||
-		!strings.Contains(out, "  removed  "+b.URL+": no request in flight (up)\n") {
+		!strings.Contains(out, "  removed  "+b.URL+": 0 requests in flight will finish (up)\n") {
 		t.Errorf("a backend removed: exit %d, want 1 and both backends' live state:\n%s%s", code, out, errOut)
 	}
 	out, _, code = runGatewayOut(t, nil, "diff", "--admin", "http://"+admin, "--format", "json", filepath.Join(files, "new.yaml"))

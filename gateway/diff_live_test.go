@@ -215,7 +215,7 @@ func TestDiffAdminShowsRequestsInFlight(t *testing.T) {
 	if err := r.WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
-	if want := "  removed  " + slow + ": 1 request in flight will finish (up)\n"; !strings.Contains(text.String(), want) {
+	if want := "  removed  " + slow + ": 1 requests in flight will finish (up)\n"; !strings.Contains(text.String(), want) {
 		t.Fatalf("text lacks %q:\n%s", want, text.String())
 	}
 

@@ -173,14 +173,11 @@ func writeBackend(b *strings.Builder, d BackendDiff, live bool) {
 			b.WriteString(": probed at once, new connections")
 		}
 	case ChangeRemoved:
-		switch {
-		case d.InFlight == nil:
+		// One form, "N requests in flight will finish", for every N, so
+		// that a program reading the text finds it.
+		if d.InFlight == nil {
 			b.WriteString(": its requests in flight will finish")
-		case *d.InFlight == 0:
-			b.WriteString(": no request in flight")
-		case *d.InFlight == 1:
-			b.WriteString(": 1 request in flight will finish")
-		default:
+		} else {
 			fmt.Fprintf(b, ": %d requests in flight will finish", *d.InFlight)
 		}
 	}
