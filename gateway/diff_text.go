@@ -53,7 +53,7 @@ func (r DiffReport) WriteText(w io.Writer) error {
 	for _, n := range r.DNS.Names {
 		switch n.Change {
 		case ChangeCarried:
-			fmt.Fprintf(&b, "  carried  %s: kept with its current addresses%s, not looked up again by the reload\n", n.Name, addressList(n))
+			fmt.Fprintf(&b, "  carried  %s: kept with its current address set%s, not re-resolved by the reload\n", n.Name, addressList(n))
 		case ChangeAdded:
 			fmt.Fprintf(&b, "  added    %s: looked up before the new generation is built\n", n.Name)
 		case ChangeRemoved:
