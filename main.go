@@ -8,6 +8,7 @@
 //	gateway validate gateway.yaml
 //	gateway demo
 //	gateway status --admin 127.0.0.1:9901
+//	gateway diff old.yaml new.yaml
 package main
 
 import (
@@ -50,6 +51,7 @@ func main() {
 			validateCommand(),
 			demoCommand(),
 			statusCommand(),
+			diffCommand(),
 		},
 		ExitErrHandler: func(c *cli.Context, err error) {},
 	}
@@ -229,15 +231,8 @@ type validationReport struct {
 // every file the config names, as run does, and, with resolve, looks up
 // the names of its resolved servers as run does.
 func validateFile(ctx context.Context, path string, resolve bool) validationReport {
-	r := validationReport{File: path, Problems: []config.Problem{}, Warnings: []config.Problem{}}
-	cfg, err := config.Load(path)
-	if err != nil {
-		var ce *config.ConfigError
-		if errors.As(err, &ce) {
-			r.Problems = ce.Problems
-		} else {
-			r.Problems = []config.Problem{{File: path, Message: err.Error()}}
-		}
+	cfg, r := loadFile(path)
+	if cfg == nil {
 		return r
 	}
 	if problems, warnings := gateway.CheckFiles(cfg); len(problems) > 0 {
@@ -260,6 +255,24 @@ func validateFile(ctx context.Context, path string, resolve bool) validationRepo
 	}
 	r.OK = len(r.Problems) == 0
 	return r
+}
+
+// loadFile loads path with the code path run uses, and returns the
+// config, or nil and a report of every problem that keeps it from
+// loading.
+func loadFile(path string) (*config.Config, validationReport) {
+	r := validationReport{File: path, Problems: []config.Problem{}, Warnings: []config.Problem{}}
+	cfg, err := config.Load(path)
+	if err != nil {
+		var ce *config.ConfigError
+		if errors.As(err, &ce) {
+			r.Problems = ce.Problems
+		} else {
+			r.Problems = []config.Problem{{File: path, Message: err.Error()}}
+		}
+		return nil, r
+	}
+	return cfg, r
 }
 
 func (r validationReport) writeText(w io.Writer) {
@@ -336,4 +349,89 @@ func statusCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+func diffCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "diff",
+		Usage: "say what applying a config would do: offline against another file, or against the running gateway",
+		Description: "gateway diff OLD NEW compares two config files; gateway diff [--admin ADDR] NEW compares NEW with\n" +
+			"what the gateway at ADDR serves. Exit status: 0 no change, 1 changes, 2 invalid config or admin unreachable.",
+		ArgsUsage: "[OLD] NEW",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "admin", Value: "127.0.0.1:9901", EnvVars: []string{"GATEWAY_ADMIN"}, Usage: "admin listener `ADDR` of the running gateway, with one file"},
+			&cli.StringFlag{Name: "format", Value: "text", Usage: "text or json"},
+		},
+		Action: func(c *cli.Context) error {
+			format := c.String("format")
+			if format != "text" && format != "json" {
+				return cli.Exit(fmt.Sprintf("--format: want text or json, got %q", format), 2)
+			}
+			if c.NArg() < 1 || c.NArg() > 2 {
+				return cli.Exit("gateway diff: name OLD and NEW config files, or NEW alone to compare with the running gateway", 2)
+			}
+			// The files a config names are not read: certificates are
+			// often only where the gateway runs.
+			files := c.Args().Slice()
+			configs := make([]*config.Config, len(files))
+			var invalid []validationReport
+			for i, path := range files {
+				var r validationReport
+				if configs[i], r = loadFile(path); configs[i] == nil {
+					invalid = append(invalid, r)
+				}
+			}
+			if len(invalid) > 0 {
+				return writeInvalidDiff(c.App.Writer, format, invalid)
+			}
+			cur, next := configs[0], configs[len(configs)-1]
+			var status *gateway.StatusReport
+			if len(files) == 1 {
+				var err error
+				if cur, status, err = adminclient.Running(c.Context, c.String("admin")); err != nil {
+					return cli.Exit(fmt.Sprintf("gateway diff: %v", err), 2)
+				}
+			}
+			report := gateway.Diff(cur, status, next)
+			var err error
+			if format == "json" {
+				err = writeJSON(c.App.Writer, report)
+			} else {
+				err = report.WriteText(c.App.Writer)
+			}
+			if err != nil {
+				return err
+			}
+			if report.Changed {
+				return cli.Exit("", 1)
+			}
+			return nil
+		},
+	}
+}
+
+// writeInvalidDiff prints the problems of the files diff was given, as
+// validate prints them, and exits with status 2.
+func writeInvalidDiff(w io.Writer, format string, invalid []validationReport) error {
+	if format == "json" {
+		r := gateway.DiffReport{Problems: []config.Problem{}}
+		for _, v := range invalid {
+			r.Problems = append(r.Problems, v.Problems...)
+		}
+		if err := writeJSON(w, r); err != nil {
+			return err
+		}
+	} else {
+		for _, v := range invalid {
+			v.writeText(w)
+		}
+	}
+	return cli.Exit("", 2)
+}
+
+// writeJSON writes v as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

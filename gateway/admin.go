@@ -12,7 +12,7 @@ import (
 
 // adminServer is the admin listener's server: a net/http server, apart
 // from the public listener, that answers /healthz, /readyz, /status,
-// /reloads and /metrics. A gateway has one from the first config that
+// /reloads, /config and /metrics. A gateway has one from the first config that
 // names an admin address until it shuts down: it serves the admin
 // [entrance], whose sockets the configs bind, so a reload that moves the
 // admin address changes the socket and never the server, and no request
@@ -49,6 +49,7 @@ func (g *Gateway) adminHandler() http.Handler {
 		}
 		serveJSON(w, records)
 	})
+	mux.HandleFunc("GET /config", g.serveConfig)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g.metrics.registry, promhttp.HandlerOpts{
 		ErrorLog:      slogPrinter{g},
 		ErrorHandling: promhttp.ContinueOnError,

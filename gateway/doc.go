@@ -81,6 +81,12 @@
 // maxConnections per entrance, a new server takes over the same socket
 // without a connection being refused, and a socket the config moved away
 // from goes on accepting for the new server until its clients have gone.
+// Which backends are carried over, added and removed, and what happens to
+// the listeners and the access log, is decided first, by pure functions
+// of what is in service and the new config, and then carried out; [Diff]
+// runs the same functions against another config or a running gateway's
+// /status and reports the decision as a [DiffReport], which `gateway diff`
+// prints.
 //
 // # Requests
 //
@@ -140,7 +146,8 @@
 // name as a [StatusReport]; [Gateway.Ready] says whether the gateway serves
 // a config and is not draining. When the config names an admin address, the
 // admin listener ([Gateway.AdminAddr]) answers /healthz, /readyz, /status
-// (the StatusReport as JSON), /reloads (the ReloadRecords as JSON) and
+// (the StatusReport as JSON), /reloads (the ReloadRecords as JSON),
+// /config (a [ConfigReport]: the running config, without secrets) and
 // /metrics (Prometheus).
 //
 // # Stopping

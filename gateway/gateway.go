@@ -255,7 +255,8 @@ func (g *Gateway) applyDNS(ctx context.Context, w *nameWatch) {
 // outcome: the one path of config reloads and DNS changes. It is called
 // under g.mu.
 func (g *Gateway) publish(cfg *config.Config, addrs map[string][]netip.Addr, rec ReloadRecord) (ReloadRecord, error) {
-	st, err := g.stage(cfg, g.plan(cfg))
+	p := g.plan(cfg)
+	st, err := g.stage(cfg, p)
 	if err != nil {
 		return g.rejected(rec, err)
 	}
@@ -271,6 +272,7 @@ func (g *Gateway) publish(cfg *config.Config, addrs map[string][]netip.Addr, rec
 
 	rec.Generation, rec.Result, rec.Duration = gen.number, ResultApplied, time.Since(rec.Time)
 	rec.Carried, rec.Added, rec.Removed = backends.stats.Carried, backends.stats.Added, backends.stats.Removed
+	rec.Listener = p.listener().String()
 	g.record(rec)
 	return rec, nil
 }

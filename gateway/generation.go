@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -100,45 +101,104 @@ func targets(s config.ServerConfig, addrs map[string][]netip.Addr) []target {
 	return out
 }
 
+// targetPlan is what becomes of the backends when a config is applied:
+// for each pool of the config, in config order, the backends it serves,
+// each carried over or new; and the running backends that leave.
+type targetPlan struct {
+	pools []plannedPool
+	// removed holds the keys of the running backends the config has no
+	// place for, sorted.
+	removed []string
+	stats   carryStats
+}
+
+// plannedPool is one pool of a [targetPlan].
+type plannedPool struct {
+	cfg      *config.PoolConfig
+	backends []plannedBackend
+}
+
+// plannedBackend is one backend of a [plannedPool]: the target it stands
+// for, its key ([backendKey]), its weight, and whether a running backend
+// with that key is carried over.
+type plannedBackend struct {
+	target  target
+	key     string
+	weight  int
+	carried bool
+}
+
+// planTargets decides what applying cfg does to the backends in live,
+// by key, with addrs as the addresses of its resolved servers' names. A
+// backend whose key is in live is carried over; the others are new; the
+// keys of live that cfg has no place for are removed. A backend that two
+// servers of a pool stand for (a static server and an address of a
+// resolved one, or an address of two names) is one backend of the pool,
+// at the place and with the weight of the first. It is the one decision
+// of carry-over: [build] carries it out and `gateway diff` prints it.
+func planTargets[V any](cfg *config.Config, addrs map[string][]netip.Addr, live map[string]V) targetPlan {
+	var tp targetPlan
+	kept := make(map[string]bool)
+	for _, pc := range cfg.Pools {
+		pp := plannedPool{cfg: pc}
+		for _, sc := range pc.Servers {
+			for _, t := range targets(sc, addrs) {
+				key := backendKey(pc.Name, t.url)
+				if kept[key] {
+					continue // the pool has it already
+				}
+				kept[key] = true
+				_, carried := live[key]
+				if carried {
+					tp.stats.Carried++
+				} else {
+					tp.stats.Added++
+				}
+				pp.backends = append(pp.backends, plannedBackend{target: t, key: key, weight: sc.Weight, carried: carried})
+			}
+		}
+		tp.pools = append(tp.pools, pp)
+	}
+	for key := range live {
+		if !kept[key] {
+			tp.removed = append(tp.removed, key)
+		}
+	}
+	slices.Sort(tp.removed)
+	tp.stats.Removed = len(tp.removed)
+	return tp
+}
+
 // build makes the generation for cfg beside prev, with addrs as the
-// addresses of its resolved servers' names. Backends whose identity
-// ([backendKey]) is in live are kept, the others created; the plan
+// addresses of its resolved servers' names, as [planTargets] decides:
+// backends whose key is in live are kept, the others created; the plan
 // returned says what becomes of every backend once the generation is
 // published. tlsOf gives the TLS material of a pool's tls setting (nil:
-// the system's roots). A backend that two servers of a pool stand for (a static
-// server and an address of a resolved one, or an address of two names)
-// is one backend of the pool, at the place and with the weight of the
-// first. build starts nothing and changes nothing that a running request
-// can see.
+// the system's roots). build starts nothing and changes nothing that a
+// running request can see.
 func build(cfg *config.Config, addrs map[string][]netip.Addr, number uint64, prev *generation, live map[string]*backend, opts backendOptions, tlsOf func(config.BackendTLSConfig) *clientTLS) (*generation, *backendPlan) {
 	g := &generation{number: number, cfg: cfg, addrs: addrs}
-	plan := &backendPlan{live: make(map[string]*backend)}
-	for _, pc := range cfg.Pools {
+	tp := planTargets(cfg, addrs, live)
+	plan := &backendPlan{live: make(map[string]*backend), stats: tp.stats}
+	for _, pp := range tp.pools {
+		pc := pp.cfg
 		p := &pool{name: pc.Name, algorithm: pc.Algorithm, on5xx: pc.Passive.On5xx}
 		var ct *clientTLS
 		if tlsOf != nil {
 			ct = tlsOf(pc.TLS)
 		}
-		for _, sc := range pc.Servers {
-			for _, t := range targets(sc, addrs) {
-				key := backendKey(pc.Name, t.url)
-				if _, seen := plan.live[key]; seen {
-					continue // the pool has it already
-				}
-				b, carried := live[key]
-				if carried {
-					plan.carried = append(plan.carried, carriedBackend{b: b, target: t, pool: pc, tls: ct})
-					plan.stats.Carried++
-				} else {
-					b = newBackend(t, pc, opts, ct)
-					plan.added = append(plan.added, b)
-					plan.stats.Added++
-				}
-				plan.live[key] = b
-				p.backends = append(p.backends, b)
-				p.carried = append(p.carried, carried)
-				p.weights = append(p.weights, sc.Weight)
+		for _, pb := range pp.backends {
+			b := live[pb.key]
+			if pb.carried {
+				plan.carried = append(plan.carried, carriedBackend{b: b, target: pb.target, pool: pc, tls: ct})
+			} else {
+				b = newBackend(pb.target, pc, opts, ct)
+				plan.added = append(plan.added, b)
 			}
+			plan.live[pb.key] = b
+			p.backends = append(p.backends, b)
+			p.carried = append(p.carried, pb.carried)
+			p.weights = append(p.weights, pb.weight)
 		}
 		p.selector = newSelector(p.algorithm, p.weights)
 		if prev != nil {
@@ -151,11 +211,8 @@ func build(cfg *config.Config, addrs map[string][]netip.Addr, number uint64, pre
 		prevRoutes = prev.routes
 	}
 	g.routes = compileRoutes(cfg.Routes, g.poolNamed, prevRoutes)
-	for key, b := range live {
-		if _, ok := plan.live[key]; !ok {
-			plan.retired = append(plan.retired, b)
-			plan.stats.Removed++
-		}
+	for _, key := range tp.removed {
+		plan.retired = append(plan.retired, live[key])
 	}
 	return g, plan
 }

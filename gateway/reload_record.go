@@ -56,6 +56,11 @@ type ReloadRecord struct {
 	Carried int `json:"carried"`
 	Added   int `json:"added"`
 	Removed int `json:"removed"`
+	// Listener is what an applied config did to the public listener, as
+	// `gateway diff` predicts it: keep, restart (new settings, the socket
+	// kept), move (a new address, bound before the old one retires),
+	// start, stop, or none; empty when nothing was applied.
+	Listener string `json:"listener,omitempty"`
 }
 
 // MarshalJSON adds the duration in seconds.

@@ -62,33 +62,84 @@ type plan struct {
 	listen, server, admin, accessLog, tlsListen action
 }
 
+// running is what a plan is decided against: the addresses, access log
+// path and listener settings in service. A running gateway reports its
+// own ([Gateway.running]); [runningOf] says what a gateway that serves a
+// config has, which is how `gateway diff` plans offline.
+type running struct {
+	// listen, tlsListen, admin and accessLog are what the running config
+	// names ("" for none).
+	listen, tlsListen, admin, accessLog string
+	// server is the settings of the public listener's server; nil before
+	// the first config.
+	server *listenerSettings
+}
+
+// running returns what g has in service. It is called under g.mu.
+func (g *Gateway) running() running {
+	r := running{listen: g.listenAddr, tlsListen: g.tlsListenAddr, admin: g.adminAddr}
+	if s := g.accessLogSink(); s != nil {
+		r.accessLog = s.path
+	}
+	if g.listener != nil {
+		r.server = &g.listener.cfg
+	}
+	return r
+}
+
+// runningOf returns what a gateway serving cfg has in service.
+func runningOf(cfg *config.Config) running {
+	s := settingsOf(cfg)
+	return running{listen: cfg.Listen, tlsListen: tlsListenOf(cfg), admin: cfg.Admin, accessLog: cfg.AccessLog, server: &s}
+}
+
+// tlsListenOf returns the HTTPS listener's address that cfg names, or "".
+func tlsListenOf(cfg *config.Config) string {
+	if cfg.TLS != nil {
+		return cfg.TLS.Listen
+	}
+	return ""
+}
+
 // plan decides what applying cfg does, from what is running. It changes
 // nothing. It is called under g.mu.
 func (g *Gateway) plan(cfg *config.Config) plan {
-	var logPath string
-	if s := g.accessLogSink(); s != nil {
-		logPath = s.path
-	}
-	var tlsListen string
-	if cfg.TLS != nil {
-		tlsListen = cfg.TLS.Listen
-	}
+	return decide(g.running(), cfg)
+}
+
+// decide decides what applying cfg does to what r has in service: the
+// decision of [Gateway.plan], which `gateway diff` prints.
+func decide(r running, cfg *config.Config) plan {
 	return plan{
-		listen:    planByName(g.listenAddr, cfg.Listen),
-		server:    planServer(g.listener, cfg),
-		tlsListen: planByName(g.tlsListenAddr, tlsListen),
-		admin:     planByName(g.adminAddr, cfg.Admin),
-		accessLog: planByName(logPath, cfg.AccessLog),
+		listen:    planByName(r.listen, cfg.Listen),
+		server:    planServer(r.server, cfg),
+		tlsListen: planByName(r.tlsListen, tlsListenOf(cfg)),
+		admin:     planByName(r.admin, cfg.Admin),
+		accessLog: planByName(r.accessLog, cfg.AccessLog),
 	}
 }
 
+// listener returns the one action that sums up what p does to the public
+// listener, as a [ReloadRecord] names it: a new, moved or stopped socket
+// first, else a restarted server, else keep (none when there is no
+// plain listener and its server is kept).
+func (p plan) listener() action {
+	switch {
+	case p.listen == actionStart || p.listen == actionMove || p.listen == actionStop:
+		return p.listen
+	case p.server == actionRestart:
+		return actionRestart
+	}
+	return p.listen
+}
+
 // planServer decides what cfg asks of the public listener's server, given
-// the running one (nil before the first config).
-func planServer(running *listener, cfg *config.Config) action {
+// the settings of the running one (nil before the first config).
+func planServer(running *listenerSettings, cfg *config.Config) action {
 	switch {
 	case running == nil:
 		return actionStart
-	case running.cfg == settingsOf(cfg):
+	case *running == settingsOf(cfg):
 		return actionKeep
 	}
 	return actionRestart

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -97,5 +98,15 @@ func checkDecoded(t *testing.T, source string, data []byte) {
 	if tc := c.TLS; tc != nil && (tc.Listen == "" || len(tc.Certificates) == 0 || tc.Listen == c.Listen ||
 		tc.ClientCA == "" && tc.ClientAuth != "" || tc.RedirectHTTP && c.Listen == "") {
 		t.Fatalf("bad tls %+v beside listen %q", tc, c.Listen)
+	}
+	// The file form of every config it accepts decodes, to a config of the
+	// same form.
+	data = c.JSON()
+	back, err := Decode(source, data)
+	if err != nil {
+		t.Fatalf("the JSON form does not decode: %v\n%s", err, data)
+	}
+	if again := back.JSON(); !bytes.Equal(again, data) {
+		t.Fatalf("the JSON form decodes to another config:\n%s\n%s", data, again)
 	}
 }
