@@ -385,6 +385,52 @@ func TestDNSFailureKeepsAddresses(t *testing.T) {
 	}
 }
 
+// TestDNSUnreachableResolverKeepsAddresses checks that lookups that
+// reach no resolver keep the addresses, as failed answers do: a reload
+// points dns.resolvers at a port nothing listens on, which keeps the name
+// and its addresses, and a later reload points it back.
+func TestDNSUnreachableResolverKeepsAddresses(t *testing.T) {
+	port, bs := startAddrBackends(t, 2)
+	dns := startDNSServer(t)
+	dns.set(appName, ips(bs...)...)
+	cfg := resolvedConfig(dns.addr, port, "20ms", "")
+	g, base, logs := startLoggedGateway(t, cfg)
+	w := g.names.current()[appName]
+	closed, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := closed.LocalAddr().String()
+	closed.Close()
+
+	number := reloadOK(t, g, strings.Replace(cfg, dns.addr, down, 1)).Generation
+	failed := slices.Index(resolveResults[:], resolveError)
+	from := w.counts[failed].Load()
+	waitUntil(t, "three lookups that reach no resolver", func() bool { return w.counts[failed].Load() >= from+3 })
+	if got := sequence(t, &http.Client{}, base+"/", 4); got != "2323" {
+		t.Fatalf("requests while no resolver was reachable served %q, want both addresses", got)
+	}
+	if n := g.current().number; n != number || len(dnsRecords(g)) != 0 {
+		t.Fatalf("lookups that reached no resolver made generation %d after %d, records %+v", n, number, dnsRecords(g))
+	}
+	st := g.Status().Pools[0].Resolved
+	if len(st) != 1 || len(st[0].Addresses) != 2 || !strings.Contains(st[0].Error, "on "+down+": ") {
+		t.Fatalf("status %+v, want both addresses kept and an error naming the resolver %s", st, down)
+	}
+	if fails := logs.records(t, "name lookup failed; its last addresses stay in service"); len(fails) != 1 || fails[0]["result"] != resolveError {
+		t.Errorf("failure logs %v, want one, with result %s", fails, resolveError)
+	}
+
+	reloadOK(t, g, cfg)
+	waitUntil(t, "the name to resolve again", func() bool { return len(logs.records(t, "name resolved")) == 2 })
+	if got := sequence(t, &http.Client{}, base+"/", 4); got != "2323" {
+		t.Fatalf("requests once the resolver was back served %q, want both addresses", got)
+	}
+	if len(dnsRecords(g)) != 0 {
+		t.Fatalf("the same answer again was recorded: %+v", dnsRecords(g))
+	}
+}
+
 func TestDNSEmptyAnswerEmptiesPool(t *testing.T) {
 	for _, tt := range []struct {
 		name  string
