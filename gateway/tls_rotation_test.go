@@ -334,8 +334,16 @@ func TestCertificateRotationRejected(t *testing.T) {
 	if failures.Load() != 0 || flaps.Load() != 0 {
 		t.Errorf("%d handshakes failed and %d got the old certificate after the new one, of %d", failures.Load(), flaps.Load(), handshakes.Load())
 	}
-	if v, _ := sampleValue(scrape(t, g), "gateway_config_reloads_total", "trigger", "certificate", "result", "rejected"); v != 5 {
-		t.Errorf("gateway_config_reloads_total{trigger=certificate,result=rejected} = %v, want 5", v)
+	// Five saves were rejected; a save the watcher saw as two events is
+	// tried, and counted, twice.
+	rejected := 0
+	for _, r := range certificateRecords(g) {
+		if r.Result == ResultRejected {
+			rejected++
+		}
+	}
+	if v, _ := sampleValue(scrape(t, g), "gateway_config_reloads_total", "trigger", "certificate", "result", "rejected"); v != float64(rejected) || rejected < 5 {
+		t.Errorf("gateway_config_reloads_total{trigger=certificate,result=rejected} = %v, want the %d rejected records, at least 5", v, rejected)
 	}
 }
 
