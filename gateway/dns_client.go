@@ -56,8 +56,9 @@ type lookupFunc func(ctx context.Context, name string) answer
 // resolver with the timeout as the bound of both; it asks the next
 // resolver only when one fails, not when one answers that the name has
 // no address. The standard library sends the queries, asks again over
-// TCP when an answer comes truncated, and answers a name that /etc/hosts
-// lists from that file, as the system's resolver does.
+// TCP when an answer comes truncated, and answers a name with a dot that
+// /etc/hosts lists from that file (it looks a name up as fully
+// qualified there too, and keys a single-label name without the dot).
 type dnsClient struct {
 	// servers are the resolvers' addresses, "IP:port", and resolvers the
 	// clients that ask them, one each.

@@ -119,17 +119,24 @@ func ips(backends ...*addrBackend) []string {
 // resolvedConfig is a config with an admin listener and the pool app of
 // one resolved server, http://app.gateway.test:PORT, looked up on the
 // DNS server at dnsAddr every refresh, with health checks off; extra
-// adds keys to the pool.
+// adds keys to the pool. A lookup may take 5s, ten times a loopback
+// answer's worst on a loaded machine, so that a name resolves at start;
+// the tests of failed lookups shorten it (timeoutOption).
 func resolvedConfig(dnsAddr, port, refresh, extra string) string {
+	return withDNSTimeout(dnsAddr, port, refresh, extra, "5s")
+}
+
+// withDNSTimeout is [resolvedConfig] with timeout as dns.timeout.
+func withDNSTimeout(dnsAddr, port, refresh, extra, timeout string) string {
 	return fmt.Sprintf(`listen: 127.0.0.1:0
 admin: 127.0.0.1:0
-dns: {resolvers: [%q], refresh: %s, timeout: 500ms}
+dns: {resolvers: [%q], refresh: %s, timeout: %s}
 pools:
   app:
     healthCheck: {enabled: false}
 %s    servers:
       - {url: "http://%s:%s", resolve: true}
-`, dnsAddr, refresh, extra, appName, port)
+`, dnsAddr, refresh, timeout, extra, appName, port)
 }
 
 // waitGeneration waits until g serves a generation after number and
@@ -332,22 +339,26 @@ func TestDNSRoundRobinContinues(t *testing.T) {
 
 func TestDNSFailureKeepsAddresses(t *testing.T) {
 	for _, tt := range []struct {
-		name   string
-		fail   func(*dnsServer)
-		result string
-		err    string
+		name    string
+		fail    func(*dnsServer)
+		result  string
+		err     string
+		timeout string // short only where the lookups are to time out
 	}{
-		{"timeout", func(s *dnsServer) { s.silence(appName) }, resolveTimeout, "i/o timeout"},
-		{"SERVFAIL", func(s *dnsServer) { s.fail(appName, rcodeServFail) }, resolveError, "server misbehaving"},
-		{"REFUSED", func(s *dnsServer) { s.fail(appName, rcodeRefused) }, resolveError, "server misbehaving"},
+		{"timeout", func(s *dnsServer) { s.silence(appName) }, resolveTimeout, "i/o timeout", "100ms"},
+		{"SERVFAIL", func(s *dnsServer) { s.fail(appName, rcodeServFail) }, resolveError, "server misbehaving", "5s"},
+		{"REFUSED", func(s *dnsServer) { s.fail(appName, rcodeRefused) }, resolveError, "server misbehaving", "5s"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			port, bs := startAddrBackends(t, 2)
 			dns := startDNSServer(t)
 			dns.set(appName, ips(bs...)...)
-			g, base, logs := startLoggedGateway(t, strings.Replace(resolvedConfig(dns.addr, port, "20ms", ""), "timeout: 500ms", "timeout: 100ms", 1))
+			g, base, logs := startLoggedGateway(t, withDNSTimeout(dns.addr, port, "20ms", "", tt.timeout))
 			w := g.names.current()[appName]
-			number := g.current().number
+			// On a loaded machine the lookup at start may pass the short
+			// timeout: the next ones bring the addresses.
+			waitUntil(t, "the name to resolve", func() bool { return len(w.addresses()) == 2 })
+			number, records := g.current().number, len(dnsRecords(g))
 
 			tt.fail(dns)
 			from := w.counts[slices.Index(resolveResults[:], tt.result)].Load()
@@ -357,8 +368,8 @@ func TestDNSFailureKeepsAddresses(t *testing.T) {
 			if got := sequence(t, &http.Client{}, base+"/", 4); got != "2323" {
 				t.Fatalf("requests while the lookups failed served %q, want both addresses", got)
 			}
-			if n := g.current().number; n != number {
-				t.Fatalf("failed lookups made generation %d", n)
+			if n := g.current().number; n != number || len(dnsRecords(g)) != records {
+				t.Fatalf("failed lookups made generation %d after %d, records %+v", n, number, dnsRecords(g))
 			}
 			st := g.Status().Pools[0].Resolved
 			if len(st) != 1 || !slices.Equal(st[0].Addresses, []netip.Addr{netip.MustParseAddr(bs[0].ip), netip.MustParseAddr(bs[1].ip)}) ||
@@ -373,15 +384,62 @@ func TestDNSFailureKeepsAddresses(t *testing.T) {
 				t.Errorf("failure logs %v, want one, with result %s", fails, tt.result)
 			}
 
+			resolved := len(logs.records(t, "name resolved"))
 			dns.set(appName, ips(bs...)...)
-			waitUntil(t, "the name to resolve again", func() bool { return len(logs.records(t, "name resolved")) == 2 })
-			if again := logs.records(t, "name resolved"); len(again) != 2 || again[1]["was"] != tt.result {
-				t.Errorf("resolved logs %v, want the first answer's and one saying the %s ended", again, tt.result)
+			waitUntil(t, "the name to resolve again", func() bool { return len(logs.records(t, "name resolved")) == resolved+1 })
+			if again := logs.records(t, "name resolved"); again[len(again)-1]["was"] != tt.result {
+				t.Errorf("resolved logs %v, want the last saying the %s ended", again, tt.result)
 			}
-			if n := g.current().number; n != number || len(dnsRecords(g)) != 0 {
+			if n := g.current().number; n != number || len(dnsRecords(g)) != records {
 				t.Fatalf("the same answer again made generation %d, records %+v", n, dnsRecords(g))
 			}
 		})
+	}
+}
+
+// TestDNSUnreachableResolverKeepsAddresses checks that lookups that
+// reach no resolver keep the addresses, as failed answers do: a reload
+// points dns.resolvers at a port nothing listens on, which keeps the name
+// and its addresses, and a later reload points it back.
+func TestDNSUnreachableResolverKeepsAddresses(t *testing.T) {
+	port, bs := startAddrBackends(t, 2)
+	dns := startDNSServer(t)
+	dns.set(appName, ips(bs...)...)
+	cfg := resolvedConfig(dns.addr, port, "20ms", "")
+	g, base, logs := startLoggedGateway(t, cfg)
+	w := g.names.current()[appName]
+	closed, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := closed.LocalAddr().String()
+	closed.Close()
+
+	number := reloadOK(t, g, strings.Replace(cfg, dns.addr, down, 1)).Generation
+	failed := slices.Index(resolveResults[:], resolveError)
+	from := w.counts[failed].Load()
+	waitUntil(t, "three lookups that reach no resolver", func() bool { return w.counts[failed].Load() >= from+3 })
+	if got := sequence(t, &http.Client{}, base+"/", 4); got != "2323" {
+		t.Fatalf("requests while no resolver was reachable served %q, want both addresses", got)
+	}
+	if n := g.current().number; n != number || len(dnsRecords(g)) != 0 {
+		t.Fatalf("lookups that reached no resolver made generation %d after %d, records %+v", n, number, dnsRecords(g))
+	}
+	st := g.Status().Pools[0].Resolved
+	if len(st) != 1 || len(st[0].Addresses) != 2 || !strings.Contains(st[0].Error, "on "+down+": ") {
+		t.Fatalf("status %+v, want both addresses kept and an error naming the resolver %s", st, down)
+	}
+	if fails := logs.records(t, "name lookup failed; its last addresses stay in service"); len(fails) != 1 || fails[0]["result"] != resolveError {
+		t.Errorf("failure logs %v, want one, with result %s", fails, resolveError)
+	}
+
+	reloadOK(t, g, cfg)
+	waitUntil(t, "the name to resolve again", func() bool { return len(logs.records(t, "name resolved")) == 2 })
+	if got := sequence(t, &http.Client{}, base+"/", 4); got != "2323" {
+		t.Fatalf("requests once the resolver was back served %q, want both addresses", got)
+	}
+	if len(dnsRecords(g)) != 0 {
+		t.Fatalf("the same answer again was recorded: %+v", dnsRecords(g))
 	}
 }
 
@@ -516,7 +574,7 @@ func TestDNSUnresolvableAtStart(t *testing.T) {
 	port, bs := startAddrBackends(t, 1)
 	dns := startDNSServer(t)
 	dns.silence(appName)
-	g, base := startGateway(t, strings.Replace(resolvedConfig(dns.addr, port, "50ms", ""), "timeout: 500ms", "timeout: 100ms", 1))
+	g, base := startGateway(t, withDNSTimeout(dns.addr, port, "50ms", "", "100ms"))
 	if !g.Ready() {
 		t.Fatal("the gateway is not ready with a name that did not resolve")
 	}
@@ -552,7 +610,7 @@ func TestDNSConfigReloadKeepsNames(t *testing.T) {
 	// its addresses and asks nothing: the next lookup is an hour away.
 	dns.set(appName, bs[2].ip)
 	other := fmt.Sprintf("      - {url: \"http://other.gateway.test:%s\", resolve: true}\n", port)
-	rec := reloadOK(t, g, strings.Replace(resolvedConfig(dns.addr, port, "1h", ""), "timeout: 500ms", "timeout: 400ms", 1)+other)
+	rec := reloadOK(t, g, withDNSTimeout(dns.addr, port, "1h", "", "4s")+other)
 	if g.names.current()[appName] != w {
 		t.Fatal("the reload replaced the watch of a name it kept")
 	}
@@ -568,7 +626,7 @@ func TestDNSConfigReloadKeepsNames(t *testing.T) {
 	if got := sequence(t, &http.Client{}, base+"/", 3); got != "234" {
 		t.Fatalf("after the reload served %q, want the kept address and the new name's two", got)
 	}
-	if w.settings.Load().cfg.Timeout != 400*time.Millisecond {
+	if w.settings.Load().cfg.Timeout != 4*time.Second {
 		t.Fatal("the kept watch did not take the new dns settings")
 	}
 

@@ -89,7 +89,8 @@ func (w *nameWatch) resolve(ctx context.Context) bool {
 
 // record keeps the answer a, which came at now, and reports whether it
 // changed the addresses. A change of the lookup's result is logged once:
-// addresses again, no address, or a failure that keeps the addresses.
+// addresses again, no address, or a failure, which keeps the addresses
+// when there are any.
 func (w *nameWatch) record(a answer, now time.Time) (changed bool) {
 	w.counts[slices.Index(resolveResults[:], a.result)].Add(1)
 	w.mu.Lock()
@@ -114,6 +115,12 @@ func (w *nameWatch) record(a answer, now time.Time) (changed bool) {
 	case resolveEmpty:
 		w.logger.Warn("name has no address; its servers take no traffic", "error", a.err)
 	default:
+		if len(addrs) == 0 {
+			// At start, or after an answer without address: there is
+			// no set to keep.
+			w.logger.Warn("name lookup failed; its servers have no address and take no traffic", "result", a.result, "error", a.err)
+			break
+		}
 		w.logger.Warn("name lookup failed; its last addresses stay in service", "result", a.result, "error", a.err, "addresses", addrs)
 	}
 	return changed

@@ -107,6 +107,55 @@ func TestNameWatchRhythm(t *testing.T) {
 	})
 }
 
+// TestNameWatchChangeWithinRefresh checks under synctest that a change
+// of a name's answer reaches the gateway (the watch's call of changed,
+// which publishes the generation) at the lookup after it: within one
+// refresh and its 10% jitter, wherever in the cycle the change falls, and
+// once.
+func TestNameWatchChangeWithinRefresh(t *testing.T) {
+	const refresh = 10 * time.Second
+	for _, into := range []time.Duration{0, time.Second, 5 * time.Second, 9 * time.Second, 10900 * time.Millisecond} {
+		t.Run(into.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var mu sync.Mutex
+				current := okAnswer("10.0.0.1")
+				lookup := func(context.Context, string) answer {
+					mu.Lock()
+					defer mu.Unlock()
+					return current
+				}
+				w := newNameWatch("app.test", &dnsSettings{cfg: config.DNSConfig{Refresh: refresh}, lookup: lookup}, slog.New(slog.DiscardHandler))
+				w.resolve(context.Background()) // as a config bringing the name in does
+				var calls []time.Time
+				w.start(context.Background(), func(_ context.Context, got *nameWatch) {
+					if got != w {
+						t.Errorf("changed called with another watch")
+					}
+					calls = append(calls, time.Now())
+				})
+				time.Sleep(3*refresh + into)
+				mu.Lock()
+				current = okAnswer("10.0.0.1", "10.0.0.2")
+				mu.Unlock()
+				changed := time.Now()
+				time.Sleep(3 * refresh)
+				w.stop()
+				w.wait()
+
+				if len(calls) != 1 {
+					t.Fatalf("changed called %d times, want once: at the first lookup after the change", len(calls))
+				}
+				if d := calls[0].Sub(changed); d < 0 || d > refresh+refresh/10 {
+					t.Errorf("the change was applied %v after it was made, want within the refresh %v +10%%", d, refresh)
+				}
+				if got := fmt.Sprint(w.addresses()); got != "[10.0.0.1 10.0.0.2]" {
+					t.Errorf("addresses %s, want the new answer's", got)
+				}
+			})
+		})
+	}
+}
+
 // TestNameWatchRecord checks what each answer does to the addresses, and
 // that each change of result is logged once, however many lookups repeat
 // it.
@@ -155,7 +204,9 @@ func TestNameWatchRecord(t *testing.T) {
 		n     int
 	}{
 		{slog.LevelInfo, "name resolved", 3},
-		{slog.LevelWarn, "name lookup failed; its last addresses stay in service", 3},
+		{slog.LevelWarn, "name lookup failed; its last addresses stay in service", 2},
+		// The SERVFAIL after the empty answers has no set to keep.
+		{slog.LevelWarn, "name lookup failed; its servers have no address and take no traffic", 1},
 		{slog.LevelWarn, "name has no address; its servers take no traffic", 1},
 	} {
 		if n := logs.count(want.level, want.msg); n != want.n {

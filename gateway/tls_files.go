@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -81,16 +82,35 @@ func hashOf(data []byte) string {
 }
 
 // parseCertificates returns every CERTIFICATE block of the PEM data, each
-// parsed; it is an error when there is none or one does not parse.
+// parsed; it is an error when there is none, when one does not parse, and
+// when a PEM block is cut short or malformed. pem.Decode passes over such
+// a block in silence, so a chain written half way, its leaf whole and its
+// intermediate cut, would otherwise load as a shorter chain that clients
+// cannot verify, instead of waiting, rejected, for the rest of the write.
 func parseCertificates(data []byte, path, key string) ([][]byte, []*x509.Certificate, error) {
 	var ders [][]byte
 	var certs []*x509.Certificate
+	cut := func() error {
+		where := fmt.Sprintf("after certificate %d", len(certs))
+		if len(certs) == 0 {
+			where = "before the first certificate"
+		}
+		return &fileError{key, fmt.Sprintf("the PEM block %s in %s is cut short or malformed (a file still being written?)", where, path)}
+	}
 	for rest := data; ; {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
+		block, next := pem.Decode(rest)
 		if block == nil {
+			if len(certs) > 0 && bytes.Contains(rest, []byte(pemBegin)) {
+				return nil, nil, cut()
+			}
 			break
 		}
+		// The part Decode read holds the block's own BEGIN line and one
+		// more for each block it passed over.
+		if bytes.Count(rest[:len(rest)-len(next)], []byte(pemBegin)) > 1 {
+			return nil, nil, cut()
+		}
+		rest = next
 		if block.Type != "CERTIFICATE" {
 			continue
 		}
@@ -106,6 +126,9 @@ func parseCertificates(data []byte, path, key string) ([][]byte, []*x509.Certifi
 	}
 	return ders, certs, nil
 }
+
+// pemBegin starts the first line of a PEM block.
+const pemBegin = "-----BEGIN "
 
 // loadKeyPair reads and checks the certificate chain at certFile (leaf
 // first) and its private key at keyFile.

@@ -294,10 +294,10 @@ func TestCertificateRotationRejected(t *testing.T) {
 	}
 	reject("a key of another certificate", keyFile, next.KeyPEM, "does not match")
 	reject("garbage", keyFile, []byte("garbage\n"), "no usable private key")
-	// Cut within the leaf's block, whatever the lengths of the chain's
-	// certificates.
-	halfLeaf := bytes.Index(old.CertPEM, []byte("-----END CERTIFICATE-----")) / 2
-	reject("a half-written chain", certFile, old.CertPEM[:halfLeaf], "no PEM certificate")
+	// Cut in the intermediate, past a whole leaf: without its intermediate
+	// the chain would load, shorter, and fail clients.
+	leafEnd := bytes.Index(old.CertPEM, []byte("-----END CERTIFICATE-----\n")) + len("-----END CERTIFICATE-----\n")
+	reject("a half-written chain", certFile, old.CertPEM[:leafEnd+(len(old.CertPEM)-leafEnd)/2], "cut short")
 
 	// Saving the running content again is recorded as unchanged, which
 	// clears the failure.
