@@ -301,3 +301,46 @@ func TestLeakTLSChanges(t *testing.T) {
 	run(reloads)
 	settle(t, baseline, client.CloseIdleConnections)
 }
+
+// TestHTTPSOnlyAfterReload reloads a config with a plain and an HTTPS
+// listener into one without `listen`: the plain socket stops accepting
+// once its clients have gone, /reloads records the listener stopped, and
+// HTTPS serves on. Putting `listen` back starts a plain listener again.
+func TestHTTPSOnlyAfterReload(t *testing.T) {
+	ca := testcert.NewCA(t, "https-only")
+	certFile, keyFile := ca.Issue(t, testcert.ECDSA, time.Time{}, "gw.example").Write(t, t.TempDir(), "gw")
+	b := startBackend(t, "b", nil)
+	both := tlsGatewayConfig(b.URL, "", "", certFile, keyFile)
+	g, base := startGateway(t, both)
+	plain := strings.TrimPrefix(base, "http://")
+	if status, _ := get(t, &http.Client{}, base+"/"); status != 200 {
+		t.Fatalf("plain GET before: %d", status)
+	}
+
+	rec := reloadOK(t, g, strings.Replace(both, "listen: 127.0.0.1:0\ntls:", "tls:", 1))
+	if rec.Listener != "stop" {
+		t.Errorf("the reload that drops listen recorded listener %q, want stop", rec.Listener)
+	}
+	if g.Addr() != "" {
+		t.Errorf("Addr() = %q after listen was dropped, want none", g.Addr())
+	}
+	waitUntil(t, "the plain socket to close", func() bool {
+		c, err := net.DialTimeout("tcp", plain, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
+	k := openKeepAlive(t, g.TLSAddr(), "gw.example", ca)
+	if status, _, err := k.get("/"); status != 200 || err != nil {
+		t.Fatalf("HTTPS GET after listen was dropped: %d %v", status, err)
+	}
+
+	rec = reloadOK(t, g, both)
+	if rec.Listener != "start" || g.Addr() == "" {
+		t.Fatalf("putting listen back: listener %q, Addr %q; want start and an address", rec.Listener, g.Addr())
+	}
+	if status, _ := get(t, &http.Client{}, "http://"+g.Addr()+"/"); status != 200 {
+		t.Errorf("plain GET after listen came back: %d", status)
+	}
+}

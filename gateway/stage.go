@@ -254,14 +254,20 @@ func (g *Gateway) commit(st *stage, cfg *config.Config) {
 		g.swapAccessLog(st.logs)
 	}
 
-	if st.socket != nil {
-		from := g.public.addr()
+	switch from := g.public.addr(); {
+	case st.socket != nil:
 		g.public.commit(st.socket)
 		g.listenAddr = cfg.Listen
 		if st.plan.listen == actionMove {
 			g.logger.Info("listener moved; the old address closes once its clients have gone",
 				"listen", g.public.addr(), "from", from)
 		}
+	case st.plan.listen == actionStop:
+		// The server answers what the retiring socket still accepts,
+		// until its clients have gone.
+		g.public.commit(nil)
+		g.listenAddr = ""
+		g.logger.Info("listener removed; the old address closes once its clients have gone", "from", from)
 	}
 	g.commitTLS(st, cfg)
 	if ln := st.listener; ln != nil {
