@@ -179,12 +179,16 @@ func (h *history) sample(gen *generation, now time.Time) {
 }
 
 // sampleHealth records a transition of b, in pool, since the sample
-// before; a backend seen for the first time has none.
+// before. A backend seen for the first time has had none, unless a
+// reload brought it in since the first sample and it is down already.
 func (h *history) sampleHealth(pool string, b *backend, now time.Time) {
 	snap := b.health.Snapshot()
 	prev, known := h.health[b]
 	h.health[b] = healthSeen{transitions: snap.Transitions, seen: h.samples}
-	if !known || prev.transitions == snap.Transitions {
+	switch {
+	case known && prev.transitions == snap.Transitions:
+		return
+	case !known && (h.samples == 1 || snap.Healthy):
 		return
 	}
 	state := StateDown

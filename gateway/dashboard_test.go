@@ -240,10 +240,19 @@ func TestHistorySample(t *testing.T) {
 		}
 	}
 
+	// A backend a reload brings in down is an event too.
+	dead := "http://" + closedAddr(t)
+	reloadOK(t, g, healthConfig("20ms", ", unhealthyThreshold: 1", a.URL, b.URL, dead))
+	waitUntil(t, "the new backend to be marked down", func() bool { return !backendAt(t, g, "p", dead).health.Healthy() })
+	h.sample(g.current(), t0.Add(399*time.Second))
+	if _, events = h.snapshot(); len(events) != 2 || events[1].Backend != dead || events[1].State != StateDown {
+		t.Fatalf("events %+v, want a second one: %s down", events, dead)
+	}
+
 	reloadOK(t, g, poolsABConfig(b.URL, a.URL, "  - pool: a\n"))
 	h.sample(g.current(), t0.Add(400*time.Second))
 	rates, _ = h.snapshot()
-	if len(rates) != 2 || rates[0].Pool != "a" || rates[1].Pool != "b" || len(rates[0].Points) != 1 {
+	if len(rates) != 2 || rates[0].Pool != "a" || rates[1].Pool != "b" || len(rates[0].Points) != 1 || len(rates[1].Points) != 1 {
 		t.Fatalf("after pool p left for a and b: %+v", rates)
 	}
 }
