@@ -378,6 +378,7 @@ func printDemoHints(w io.Writer, g *gateway.Gateway, path, last string) {
 	fmt.Fprintln(w, "then see the new generation, the two backends it kept with their counters, and the reload:")
 	fmt.Fprintf(w, "\n  gateway status --admin %s      (from a checkout: go run . status --admin %[1]s)\n", g.AdminAddr())
 	fmt.Fprintf(w, "  curl -s http://%s/reloads\n\n", g.AdminAddr())
+	fmt.Fprintf(w, "or open the dashboard, which shows all of it live: http://%s/\n\n", g.AdminAddr())
 	fmt.Fprintf(w, "The file is removed when the demo stops. Stop: Ctrl-C\n")
 }
 
