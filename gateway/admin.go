@@ -12,11 +12,11 @@ import (
 
 // adminServer is the admin listener's server: a net/http server, apart
 // from the public listener, that answers /healthz, /readyz, /status,
-// /reloads and /metrics, and serves the [dashboard] at / and /events. A gateway has one from the first config that
+// /reloads and /metrics. A gateway has one from the first config that
 // names an admin address until it shuts down: it serves the admin
 // [entrance], whose sockets the configs bind, so a reload that moves the
 // admin address changes the socket and never the server, and no request
-// is dropped between two servers.
+// is dropped between two servers. Its [dashboard] serves / and /events.
 type adminServer struct {
 	srv  *http.Server
 	dash *dashboard

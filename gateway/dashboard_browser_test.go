@@ -111,11 +111,14 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	state := fmt.Sprintf(`(document.querySelector('[data-pool="web"] tr[data-backend="%s"] td.state') || {}).textContent || ""`, bURL)
 	waitText(t, ctx, "b's state cell to show up", state, StateUp)
+	colour := fmt.Sprintf(`getComputedStyle(document.querySelector('[data-pool="web"] tr[data-backend="%s"] td.state span')).color`, bURL)
+	waitText(t, ctx, "b's state cell in green", colour, "rgb(26, 127, 55)")
 	waitText(t, ctx, "the generation to show 1", `document.querySelector("#gen-number").textContent`, "1")
 	t.Logf("dashboard live %v after the browser was asked to load it", time.Since(start).Round(time.Millisecond))
 
 	b.health.Store(1)
 	waitText(t, ctx, "b's state cell to turn down", state, StateDown)
+	waitText(t, ctx, "b's state cell to turn red", colour, "rgb(180, 35, 24)")
 	waitText(t, ctx, "b's reason", fmt.Sprintf(`document.querySelector('[data-pool="web"] tr[data-backend="%s"] td.reason').textContent`, bURL), "status 503")
 
 	r.save(t, config("least_connections"), true)
@@ -130,6 +133,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatalf("last record %+v, want a rejection with the file's position", rec)
 	}
 	waitText(t, ctx, "the rejection's error", `document.querySelector("#reloads tr.reload .reload-error").textContent`, rec.Error)
+	waitText(t, ctx, "the rejection's error in red", `getComputedStyle(document.querySelector("#reloads tr.reload .reload-error")).color`, "rgb(180, 35, 24)")
 	waitText(t, ctx, "the generation that serves on", `document.querySelector("#gen-number").textContent`, "2")
 	if marked, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.notReloaded === true`)); err != nil || !marked {
 		t.Fatalf("the page was reloaded (mark %v, error %v)", marked, err)
