@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/gatewayhq/gateway/gateway/testcert"
 )
 
 // chromiumPath returns the Chromium to drive. A test that needs it skips
@@ -84,16 +85,20 @@ func waitText(t *testing.T, ctx context.Context, what, expr, want string) {
 
 // TestDashboardInBrowser loads the dashboard of a running gateway in
 // headless Chromium and watches it follow the gateway without a reload
-// of the page: a backend whose health endpoint fails turns from up to
-// down, a saved config shows as a new generation, and a rejected one as
-// a rejected reload with its error. It saves a screenshot.
+// of the page: the served certificate shows with its names and expiry, a
+// backend whose health endpoint fails turns from up in green to down in
+// red, a saved config shows as a new generation, and a rejected one as a
+// rejected reload with its error in red. It saves a screenshot.
 func TestDashboardInBrowser(t *testing.T) {
 	ctx := startBrowser(t)
 	a, b := startFlappingBackend(t, "a"), startFlappingBackend(t, "b")
+	cert := testcert.NewCA(t, "dashboard").Issue(t, testcert.ECDSA, time.Now().Add(90*24*time.Hour), "shop.example.com", "www.shop.example.com")
+	certFile, keyFile := cert.Write(t, t.TempDir(), "shop")
 	hc := "healthCheck: {enabled: true, path: /healthz, interval: 50ms, timeout: 1s, unhealthyThreshold: 1, healthyThreshold: 1}"
 	config := func(algorithm string) string {
-		return fmt.Sprintf("listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\npools:\n  web:\n    algorithm: %s\n    %s\n    servers:\n      - %s\n      - %s\n",
-			algorithm, hc, a.URL, b.URL)
+		return fmt.Sprintf("listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\ntls:\n  listen: 127.0.0.1:0\n  certificates:\n    - {certFile: %s, keyFile: %s}\n"+
+			"pools:\n  web:\n    algorithm: %s\n    %s\n    servers:\n      - %s\n      - %s\n",
+			certFile, keyFile, algorithm, hc, a.URL, b.URL)
 	}
 	r := startRun(t, config("round_robin"), RunOptions{Watch: true})
 	adminURL := "http://" + r.g.AdminAddr() + "/"
@@ -115,6 +120,8 @@ func TestDashboardInBrowser(t *testing.T) {
 	waitText(t, ctx, "b's state cell in green", colour, "rgb(26, 127, 55)")
 	waitText(t, ctx, "the generation to show 1", `document.querySelector("#gen-number").textContent`, "1")
 	t.Logf("dashboard live %v after the browser was asked to load it", time.Since(start).Round(time.Millisecond))
+	waitText(t, ctx, "the certificate's names and expiry", `document.querySelector("#certs tr.cert td").textContent.slice(0, 38) + " " + document.querySelector("#certs tr.cert td:nth-child(3)").textContent.slice(0, 10)`,
+		"shop.example.com, www.shop.example.com "+cert.Leaf.NotAfter.UTC().Format(time.DateOnly))
 
 	b.health.Store(1)
 	waitText(t, ctx, "b's state cell to turn down", state, StateDown)
