@@ -14,10 +14,15 @@ import (
 
 // TestDashboardPageWeight serves the dashboard page and holds it to its
 // budget: one self-contained page under 100 KiB that fetches nothing
-// from elsewhere, served read-only.
+// from elsewhere, served read-only and on the admin listener only.
 func TestDashboardPageWeight(t *testing.T) {
 	a := startBackend(t, "a", nil)
-	g, _ := startGateway(t, withAdmin(poolConfig("round_robin", "", a.URL)))
+	g, base := startGateway(t, withAdmin(poolConfig("round_robin", "", a.URL)))
+	for _, path := range []string{"/", "/events"} {
+		if code, body := get(t, http.DefaultClient, base+path); code != http.StatusOK || body != "a" {
+			t.Fatalf("public listener GET %s: %d %q, want the backend's answer: the dashboard is on the admin listener only", path, code, body)
+		}
+	}
 	resp, err := http.Get("http://" + g.AdminAddr() + "/")
 	if err != nil {
 		t.Fatal(err)
