@@ -50,7 +50,10 @@ func startBrowser(t *testing.T) context.Context {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-extensions", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
+		// No UserDataDir: chromedp gives each browser a fresh profile
+		// directory of its own and removes it once Chromium's children
+		// have let go of it, which a t.TempDir removed at once would not
+		// wait for.
 		chromedp.WindowSize(1280, 900),
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
