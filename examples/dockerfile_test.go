@@ -200,7 +200,7 @@ func TestDockerignore(t *testing.T) {
 			patterns = append(patterns, line)
 		}
 	}
-	for _, file := range []string{"go.mod", "go.sum", "main.go", "gateway/gateway.go", "gateway/config/config.go", "health/status.go", "reload/watcher.go", "examples/gateway.yaml", "examples/demo.yaml"} {
+	for _, file := range []string{"go.mod", "go.sum", "main.go", "gateway/gateway.go", "gateway/dashboard/index.html", "gateway/config/config.go", "health/status.go", "reload/watcher.go", "examples/gateway.yaml", "examples/demo.yaml"} {
 		if p := excludedBy(patterns, file); p != "" {
 			t.Errorf(".dockerignore pattern %q leaves %s out of the build context", p, file)
 		}

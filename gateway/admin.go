@@ -16,9 +16,10 @@ import (
 // names an admin address until it shuts down: it serves the admin
 // [entrance], whose sockets the configs bind, so a reload that moves the
 // admin address changes the socket and never the server, and no request
-// is dropped between two servers.
+// is dropped between two servers. Its [dashboard] serves / and /events.
 type adminServer struct {
 	srv  *http.Server
+	dash *dashboard
 	done chan struct{}
 }
 
@@ -32,9 +33,11 @@ func (g *Gateway) AdminAddr() string {
 	return g.adminDoor.addr()
 }
 
-// adminHandler routes the admin endpoints.
-func (g *Gateway) adminHandler() http.Handler {
+// adminHandler routes the admin endpoints, and the dashboard's to dash.
+func (g *Gateway) adminHandler(dash *dashboard) http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", dash.servePage)
+	mux.HandleFunc("GET /events", dash.serveEvents)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeText(w, http.StatusOK, "ok")
 	})
@@ -76,9 +79,11 @@ func (g *Gateway) startAdmin() {
 	if g.admin != nil {
 		return
 	}
+	dash := newDashboard(g)
 	a := &adminServer{
+		dash: dash,
 		srv: &http.Server{
-			Handler:           g.adminHandler(),
+			Handler:           g.adminHandler(dash),
 			ReadHeaderTimeout: 5 * time.Second,
 			IdleTimeout:       time.Minute,
 		},
@@ -91,6 +96,7 @@ func (g *Gateway) startAdmin() {
 			g.logger.Error("admin listener failed", "error", err)
 		}
 	}()
+	dash.start()
 	g.admin = a
 }
 
@@ -105,6 +111,7 @@ func (g *Gateway) closeAdmin() {
 	if a == nil {
 		return
 	}
+	a.dash.stop() // ends the event streams, which would hold Shutdown up
 	ctx, cancel := context.WithTimeout(context.Background(), adminShutdownTimeout)
 	defer cancel()
 	if err := a.srv.Shutdown(ctx); err != nil {

@@ -141,6 +141,14 @@
 //
 // # Observing
 //
+// The admin listener also serves a dashboard: GET / is one page, embedded
+// in the binary, that follows GET /events, a stream of server-sent events
+// each carrying a [DashboardState]: the StatusReport, the ReloadRecords,
+// every pool's request and 5xx rates over the last five minutes
+// ([PoolRates]) and the backends' health transitions ([HealthEvent]). A
+// sampler owned by the admin server reads the request counters and
+// health once a second to keep them, off the request path.
+//
 // [Gateway.Status] reports the generation being served, every backend's
 // state, the certificates and the last answer for each resolved server's
 // name as a [StatusReport]; [Gateway.Ready] says whether the gateway serves

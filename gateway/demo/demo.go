@@ -85,6 +85,7 @@ func PrintHints(w io.Writer, addr, admin, path, last string) {
 	fmt.Fprintln(w, "then see the new generation, the two backends it kept with their counters, and the reload:")
 	fmt.Fprintf(w, "\n  gateway status --admin %s      (from a checkout: go run . status --admin %[1]s)\n", admin)
 	fmt.Fprintf(w, "  curl -s http://%s/reloads\n\n", admin)
+	fmt.Fprintf(w, "or open the dashboard, which shows all of it live: http://%s/\n\n", admin)
 	fmt.Fprintf(w, "The file is removed when the demo stops. Stop: Ctrl-C\n")
 }
 
