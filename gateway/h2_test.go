@@ -7,7 +7,11 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,15 +30,27 @@ func h2Client(roots *x509.CertPool, serverName string) *http.Client {
 }
 
 // h2Gateway starts a gateway with an HTTPS listener in front of server
-// (a URL, or several quoted and separated by commas), with extra
-// top-level keys, and returns it with an HTTP/2 client and an HTTP/1.1
-// client for it.
+// (a URL, or several quoted and separated by commas), with tls keys
+// tlsExtra and the keys extra that go on from the config's pool p (more
+// pools, then top-level keys), and returns it with an HTTP/2 client and
+// an HTTP/1.1 client for it.
 func h2Gateway(t *testing.T, server, tlsExtra, extra string) (g *Gateway, h2, h1 *http.Client) {
+	t.Helper()
+	g, h2, h1, _ = h2GatewayConfig(t, server, tlsExtra, extra)
+	return g, h2, h1
+}
+
+// h2GatewayConfig is h2Gateway, and also returns the function that makes
+// the gateway's configs, for reloads.
+func h2GatewayConfig(t *testing.T, server, tlsExtra, extra string) (g *Gateway, h2, h1 *http.Client, config func(server, tlsExtra, extra string) string) {
 	t.Helper()
 	ca := testcert.NewCA(t, "h2")
 	certFile, keyFile := ca.Issue(t, testcert.ECDSA, time.Time{}, "gw.example", "127.0.0.1").Write(t, t.TempDir(), "gw")
-	g, _ = startGateway(t, tlsGatewayConfig(server, tlsExtra, extra, certFile, keyFile))
-	return g, h2Client(ca.Roots, "gw.example"), httpsClient(ca.Roots, "gw.example")
+	config = func(server, tlsExtra, extra string) string {
+		return tlsGatewayConfig(server, tlsExtra, extra, certFile, keyFile)
+	}
+	g, _ = startGateway(t, config(server, tlsExtra, extra))
+	return g, h2Client(ca.Roots, "gw.example"), httpsClient(ca.Roots, "gw.example"), config
 }
 
 // TestH2Proxies checks that a client offering h2 gets HTTP/2 and that
@@ -207,5 +223,343 @@ func TestH2StreamsBothWays(t *testing.T) {
 	pw.Close()
 	if rest, err := io.ReadAll(res.resp.Body); err != nil || len(rest) != 0 {
 		t.Fatalf("after the last piece: %q %v", rest, err)
+	}
+}
+
+// TestH2SameAsHTTP1 runs the same requests over HTTP/1.1 and HTTP/2, both
+// in TLS, and checks that each gets the same answer: route rewrites,
+// header rules, redirects, 404, rate limits, maxBodySize for a sized and
+// a chunked body, and the gateway's own 502, 503 and 504.
+func TestH2SameAsHTTP1(t *testing.T) {
+	echo := echoHeadBackend(t, "echo")
+	hold := make(chan struct{})
+	defer close(hold)
+	slow := startBackend(t, "slow", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hold:
+		case <-r.Context().Done():
+		}
+	})
+	dead := closedAddr(t)
+	extra := `  dead:
+    healthCheck: {enabled: false}
+    servers: ["http://` + dead + `"]
+  down:
+    healthCheck: {enabled: false}
+    servers: [` + echo.URL + `]
+  slow:
+    healthCheck: {enabled: false}
+    responseHeaderTimeout: 200ms
+    servers: [` + slow.URL + `]
+maxBodySize: 1KiB
+trustedProxies: [127.0.0.1]
+routes:
+  - pathPrefix: /rw/
+    rewritePrefix: /new/
+    requestHeaders: {set: {X-Env: prod}}
+    responseHeaders: {set: {X-Served-By: gateway}, remove: [Server]}
+    pool: p
+  - {host: r.example, pathPrefix: /old/, redirect: {prefix: /new/}}
+  - {name: limited, pathPrefix: /limited, rateLimit: {requestsPerSecond: 0.001, burst: 1}, pool: p}
+  - {pathPrefix: /dead, pool: dead}
+  - {pathPrefix: /down, pool: down}
+  - {pathPrefix: /slow, pool: slow}
+`
+	// The extra keys go on from the config's pool p.
+	g, h2, h1 := h2Gateway(t, echo.URL, "", extra)
+	for _, c := range []*http.Client{h1, h2} {
+		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	}
+	for _, p := range g.current().pools {
+		if p.name == "down" {
+			p.backends[0].health.Eject(time.Hour, "test")
+		}
+	}
+	type answer struct {
+		status int
+		header map[string]string
+		body   string // the whole body, or its first line with firstLine
+	}
+	bigBody := strings.Repeat("x", 2048)
+	tests := []struct {
+		name, method, host, target string
+		body                       func() io.Reader
+		firstLine                  bool
+		want                       answer
+	}{
+		{"rewrite and header rules", "GET", "", "/rw/a?b=c", nil, true,
+			answer{200, map[string]string{"X-Served-By": "gateway", "Server": "", "X-Backend": "echo"}, "GET /new/a?b=c"}},
+		{"redirect", "GET", "r.example", "/old/x?y", nil, false,
+			answer{308, map[string]string{"Location": "https://r.example/new/x?y"}, ""}},
+		{"no route", "GET", "", "/nothing", nil, false,
+			answer{404, map[string]string{"Content-Type": "text/plain; charset=utf-8"}, "no route for this host and path\n"}},
+		{"within the rate limit", "GET", "", "/limited", nil, true,
+			answer{200, nil, "GET /limited"}},
+		{"past the rate limit", "GET", "", "/limited", nil, false,
+			answer{429, map[string]string{"Retry-After": "1000"}, "too many requests\n"}},
+		{"sized body over maxBodySize", "POST", "", "/rw/up", func() io.Reader { return strings.NewReader(bigBody) }, false,
+			answer{413, nil, "request body too large\n"}},
+		{"chunked body over maxBodySize", "POST", "", "/rw/up", func() io.Reader { return io.MultiReader(strings.NewReader(bigBody)) }, false,
+			answer{413, nil, "request body too large\n"}},
+		{"body within maxBodySize", "POST", "", "/rw/up", func() io.Reader { return io.MultiReader(strings.NewReader("small")) }, true,
+			answer{200, nil, "POST /new/up"}},
+		{"502", "GET", "", "/dead", nil, false,
+			answer{502, nil, "no backend could be reached\n"}},
+		{"503", "GET", "", "/down", nil, false,
+			answer{503, map[string]string{"Retry-After": "1"}, "no healthy backend for this route\n"}},
+		{"504", "GET", "", "/slow", nil, false,
+			answer{504, nil, "the backend did not answer in time\n"}},
+	}
+	for i, proto := range []struct {
+		name   string
+		client *http.Client
+		major  int
+	}{{"HTTP/1.1", h1, 1}, {"HTTP/2", h2, 2}} {
+		for _, tt := range tests {
+			var body io.Reader
+			if tt.body != nil {
+				body = tt.body()
+			}
+			req, _ := http.NewRequest(tt.method, "https://"+g.TLSAddr()+tt.target, body)
+			if tt.host != "" {
+				req.Host = tt.host
+			}
+			req.Header.Set("X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i+1))
+			resp, err := proto.client.Do(req)
+			if err != nil {
+				t.Fatalf("%s %s: %v", proto.name, tt.name, err)
+			}
+			got, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.ProtoMajor != proto.major {
+				t.Fatalf("%s %s: answered in %s", proto.name, tt.name, resp.Proto)
+			}
+			gotBody := string(got)
+			if tt.firstLine {
+				gotBody, _, _ = strings.Cut(gotBody, "\n")
+			}
+			if resp.StatusCode != tt.want.status || gotBody != tt.want.body {
+				t.Errorf("%s %s: %d %q, want %d %q", proto.name, tt.name, resp.StatusCode, gotBody, tt.want.status, tt.want.body)
+			}
+			for k, v := range tt.want.header {
+				if got := resp.Header.Get(k); got != v {
+					t.Errorf("%s %s: %s %q, want %q", proto.name, tt.name, k, got, v)
+				}
+			}
+		}
+	}
+}
+
+// countingDialer returns a DialContext that counts the connections it
+// opens in n.
+func countingDialer(n *atomic.Int64) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		n.Add(1)
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}
+}
+
+// TestH2Settings reads the SETTINGS the gateway sends an HTTP/2 client
+// first: at most 250 concurrent streams, and a header list bounded by
+// maxHeaderBytes (with the 32 bytes per field HPACK counts, for ten).
+func TestH2Settings(t *testing.T) {
+	b := startBackend(t, "b", nil)
+	g, _, _ := h2Gateway(t, b.URL, "", "maxHeaderBytes: 8192\n")
+	c, err := handshake(g.TLSAddr(), "", nil, func(c *tls.Config) {
+		c.InsecureSkipVerify, c.VerifyConnection = true, nil
+		c.NextProtos = []string{"h2"}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	// The client preface and an empty SETTINGS frame.
+	if _, err := c.Write([]byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")); err != nil {
+		t.Fatal(err)
+	}
+	head := make([]byte, 9)
+	if _, err := io.ReadFull(c, head); err != nil {
+		t.Fatal(err)
+	}
+	if head[3] != 0x4 || head[4] != 0 {
+		t.Fatalf("the first frame is of type %d, flags %d, want SETTINGS", head[3], head[4])
+	}
+	payload := make([]byte, int(head[0])<<16|int(head[1])<<8|int(head[2]))
+	if _, err := io.ReadFull(c, payload); err != nil {
+		t.Fatal(err)
+	}
+	got := map[uint16]uint32{}
+	for p := payload; len(p) >= 6; p = p[6:] {
+		got[uint16(p[0])<<8|uint16(p[1])] = uint32(p[2])<<24 | uint32(p[3])<<16 | uint32(p[4])<<8 | uint32(p[5])
+	}
+	const maxConcurrentStreams, maxHeaderListSize = 0x3, 0x6
+	if got[maxConcurrentStreams] != h2MaxStreams {
+		t.Errorf("SETTINGS_MAX_CONCURRENT_STREAMS %d, want %d (all: %v)", got[maxConcurrentStreams], h2MaxStreams, got)
+	}
+	if want := uint32(8<<10 + 10*32); got[maxHeaderListSize] != want {
+		t.Errorf("SETTINGS_MAX_HEADER_LIST_SIZE %d, want %d (all: %v)", got[maxHeaderListSize], want, got)
+	}
+}
+
+// TestH2StreamCap sends more requests than the stream cap at once to a
+// backend that holds them all: a client needs a second connection for
+// those past the cap of the first, and every request is answered.
+func TestH2StreamCap(t *testing.T) {
+	const n = h2MaxStreams + 10
+	var inside atomic.Int64
+	gate := make(chan struct{})
+	b := startBackend(t, "b", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/held" {
+			inside.Add(1)
+			<-gate
+		}
+		io.WriteString(w, "ok")
+	})
+	g, h2, _ := h2Gateway(t, b.URL, "", "")
+	var dials atomic.Int64
+	h2.Transport.(*http.Transport).DialContext = countingDialer(&dials)
+	// One request first, so that the client knows the cap.
+	if status, body := get(t, h2, "https://"+g.TLSAddr()+"/warm"); status != 200 {
+		t.Fatalf("%d %q", status, body)
+	}
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			resp, err := h2.Get("https://" + g.TLSAddr() + "/held")
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					err = fmt.Errorf("status %d", resp.StatusCode)
+				}
+			}
+			errs <- err
+		}()
+	}
+	var once sync.Once
+	release := func() { once.Do(func() { close(gate) }) }
+	defer release()
+	waitUntil(t, "the backend to hold every request", func() bool { return inside.Load() == n })
+	release()
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := dials.Load(); d < 2 {
+		t.Errorf("%d requests at once took %d connection, want a second past the cap", n, d)
+	}
+	t.Logf("%d requests at once took %d connections", n, dials.Load())
+}
+
+// TestH2ShutdownSendsGoAway shuts the gateway down while a stream is in
+// flight: the client is told by GOAWAY not to send more on the
+// connection, and the stream in flight finishes with its whole answer.
+func TestH2ShutdownSendsGoAway(t *testing.T) {
+	gate := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	b := startBackend(t, "b", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/held" {
+			entered <- struct{}{}
+			<-gate
+		}
+		io.WriteString(w, "done "+r.URL.Path)
+	})
+	g, h2, _ := h2Gateway(t, b.URL, "", "shutdownTimeout: 30s\n")
+	var dials atomic.Int64
+	h2.Transport.(*http.Transport).DialContext = countingDialer(&dials)
+	url := "https://" + g.TLSAddr()
+	type result struct {
+		status int
+		body   string
+		err    error
+	}
+	held := make(chan result, 1)
+	go func() {
+		resp, err := h2.Get(url + "/held")
+		if err != nil {
+			held <- result{err: err}
+			return
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		held <- result{resp.StatusCode, string(body), err}
+	}()
+	<-entered
+	shut := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		shut <- g.Shutdown(ctx)
+	}()
+	// Once the GOAWAY is in, a new request needs a new connection, which
+	// the closed socket refuses.
+	waitUntil(t, "a request after GOAWAY to need a new connection", func() bool {
+		resp, err := h2.Get(url + "/after")
+		if err == nil {
+			resp.Body.Close()
+			return false
+		}
+		return dials.Load() > 1
+	})
+	select {
+	case err := <-shut:
+		t.Fatalf("shutdown returned %v with a stream in flight", err)
+	default:
+	}
+	close(gate)
+	r := <-held
+	if r.err != nil || r.status != 200 || r.body != "done /held" {
+		t.Fatalf("the stream in flight got %d %q %v, want 200 \"done /held\"", r.status, r.body, r.err)
+	}
+	if err := <-shut; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+}
+
+// TestH2ReloadMidStream reloads, to another backend and other listener
+// settings, while a stream is in flight: the stream finishes on the
+// generation and backend it started with, its connection gets GOAWAY as
+// a retired listener's HTTP/1.1 connections get Connection: close, and
+// the next request goes to the new backend on a new connection.
+func TestH2ReloadMidStream(t *testing.T) {
+	gate := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	a := startBackend(t, "a", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/held" {
+			entered <- struct{}{}
+			<-gate
+		}
+		io.WriteString(w, "a")
+	})
+	b := startBackend(t, "b", nil)
+	g, h2, _, config := h2GatewayConfig(t, a.URL, "", "")
+	var dials atomic.Int64
+	h2.Transport.(*http.Transport).DialContext = countingDialer(&dials)
+	url := "https://" + g.TLSAddr()
+	held := make(chan string, 1)
+	go func() {
+		resp, err := h2.Get(url + "/held")
+		if err != nil {
+			held <- err.Error()
+			return
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		held <- string(body)
+	}()
+	<-entered
+	reloadOK(t, g, config(b.URL, "", "clientIdleTimeout: 61s\n"))
+	waitUntil(t, "the next request to reach b", func() bool {
+		_, body := get(t, h2, url+"/next")
+		return body == "b"
+	})
+	if d := dials.Load(); d != 2 {
+		t.Errorf("the client opened %d connections, want 2: the first one was told GOAWAY", d)
+	}
+	close(gate)
+	if body := <-held; body != "a" {
+		t.Fatalf("the stream in flight got %q, want a's answer", body)
 	}
 }
