@@ -563,3 +563,30 @@ func TestH2ReloadMidStream(t *testing.T) {
 		t.Fatalf("the stream in flight got %q, want a's answer", body)
 	}
 }
+
+// TestH2Unsupported checks what HTTP/2 the gateway does not serve gets: a
+// CONNECT over h2 gets 405 as over HTTP/1.1, and the plain listener
+// answers the h2c preface with 400, as any request it cannot read.
+func TestH2Unsupported(t *testing.T) {
+	b := startBackend(t, "b", nil)
+	g, h2, _ := h2Gateway(t, b.URL, "", "")
+	req, _ := http.NewRequest("CONNECT", "https://"+g.TLSAddr(), nil)
+	req.URL.Host, req.Host = "backend.example:443", "backend.example:443"
+	tr := h2.Transport.(*http.Transport)
+	tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, g.TLSAddr())
+	}
+	tr.TLSClientConfig.ServerName = "gw.example"
+	resp, err := h2.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("CONNECT over h2: %s %d, want HTTP/2 405", resp.Proto, resp.StatusCode)
+	}
+	out := sendRaw(t, g.Addr(), "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+	if !strings.HasPrefix(string(out), "HTTP/1.1 400 ") {
+		t.Errorf("the h2c preface got %q, want 400", out)
+	}
+}
