@@ -292,7 +292,7 @@ routes:
 		{"redirect", "GET", "r.example", "/old/x?y", nil, false,
 			answer{308, map[string]string{"Location": "https://r.example/new/x?y"}, ""}},
 		{"no route", "GET", "", "/nothing", nil, false,
-			answer{404, map[string]string{"Content-Type": "text/plain; charset=utf-8"}, "no route for this host and path\n"}},
+			answer{404, map[string]string{"Content-Type": "text/plain; charset=utf-8", "Server": ""}, "no route for this host and path\n"}},
 		{"within the rate limit", "GET", "", "/limited", nil, true,
 			answer{200, nil, "GET /limited"}},
 		{"past the rate limit", "GET", "", "/limited", nil, false,

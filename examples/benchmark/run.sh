@@ -208,12 +208,17 @@ echo "scenario,connections,path,target,requests_per_sec,p50_ms,p99_ms,max_ms,err
 h2load_run() {
   "$H2LOAD" -t2 -c"$3" -m10 -D 1 "https://$1$2" >/dev/null # warm-up
   local out
+  rm -f "$WORK/h2load.log"
   out=$("$H2LOAD" -t2 -c"$3" -m10 -D "$DUR" --log-file="$WORK/h2load.log" "https://$1$2")
   local rps errs
   rps=$(awk '/^finished in/ {print $4}' <<<"$out")
-  errs=$(awk '/^requests:/ {f = $8 + $10 + $12} /^status codes:/ {n = $4 + $6 + $8}
+  # "requests: T total, S started, D done, OK succeeded, F failed, E
+  # errored, T timeout" and "status codes: N 2xx, N 3xx, N 4xx, N 5xx".
+  errs=$(awk '/^requests:/ {f = $10 + $12 + $14} /^status codes:/ {n = $5 + $7 + $9}
     END {s = ""; if (f) s = f " failed"; if (n) s = s (s == "" ? "" : "; ") n " non-2xx"; print (s == "" ? 0 : s)}' <<<"$out")
-  echo "$rps $(sort -n -k3 "$WORK/h2load.log" | awk '{d[NR] = $3} END {
+  # The log has a line per request: start (us since the epoch), status,
+  # duration (us), written by two threads: only whole lines are read.
+  echo "$rps $(awk -F'\t' 'NF == 3 && $2 >= 100 && $2 < 600 {print $3}' "$WORK/h2load.log" | sort -n | awk '{d[NR] = $1} END {
     i50 = int(NR * 0.50); i99 = int(NR * 0.99); if (i50 < 1) i50 = 1; if (i99 < 1) i99 = 1
     printf "%.2f %.2f %.2f", d[i50] / 1000, d[i99] / 1000, d[NR] / 1000}') $errs"
 }
