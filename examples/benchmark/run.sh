@@ -101,7 +101,10 @@ http {
     location / { proxy_pass http://pool; proxy_http_version 1.1; proxy_set_header Connection ""; }
   }
   server {
+    # keepalive_requests: nginx closes an HTTP/2 connection after 1000
+    # requests by default, and h2load does not open another.
     listen 127.0.0.1:18331 ssl http2;
+    keepalive_requests 100000000;
     ssl_certificate $WORK/cert.pem; ssl_certificate_key $WORK/key.pem;
     ssl_session_cache shared:SSL:10m;
     location / { proxy_pass http://pool; proxy_http_version 1.1; proxy_set_header Connection ""; }
