@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -87,17 +88,24 @@ func TestH2Proxies(t *testing.T) {
 		t.Errorf("Content-Type %q, want the backend's alone", ct)
 	}
 	noBackendFailed(t, g)
-	c, err := handshake(g.TLSAddr(), "", nil, func(c *tls.Config) {
+	if p := alpnChoice(t, g.TLSAddr()); p != "h2" {
+		t.Errorf("with tls.http2 by default ALPN chose %q, want h2", p)
+	}
+}
+
+// alpnChoice returns the protocol the HTTPS listener at addr chooses for a
+// client that offers h2 and http/1.1.
+func alpnChoice(t *testing.T, addr string) string {
+	t.Helper()
+	c, err := handshake(addr, "", nil, func(c *tls.Config) {
 		c.InsecureSkipVerify, c.VerifyConnection = true, nil
 		c.NextProtos = []string{"h2", "http/1.1"}
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := c.ConnectionState().NegotiatedProtocol; p != "h2" {
-		t.Errorf("with tls.http2 by default ALPN chose %q, want h2", p)
-	}
-	c.Close()
+	defer c.Close()
+	return c.ConnectionState().NegotiatedProtocol
 }
 
 // TestH2Disabled checks that tls.http2: false offers http/1.1 alone, and
@@ -105,17 +113,9 @@ func TestH2Proxies(t *testing.T) {
 func TestH2Disabled(t *testing.T) {
 	b := startBackend(t, "b", nil)
 	g, _, h1 := h2Gateway(t, b.URL, "  http2: false\n", "")
-	c, err := handshake(g.TLSAddr(), "", nil, func(c *tls.Config) {
-		c.InsecureSkipVerify, c.VerifyConnection = true, nil
-		c.NextProtos = []string{"h2", "http/1.1"}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p := c.ConnectionState().NegotiatedProtocol; p != "http/1.1" {
+	if p := alpnChoice(t, g.TLSAddr()); p != "http/1.1" {
 		t.Errorf("with tls.http2: false ALPN chose %q, want http/1.1", p)
 	}
-	c.Close()
 	h1.Transport.(*http.Transport).ForceAttemptHTTP2 = true
 	resp, err := h1.Get("https://" + g.TLSAddr() + "/")
 	if err != nil {
@@ -453,39 +453,58 @@ func TestH2StreamCap(t *testing.T) {
 	t.Logf("%d requests at once took %d connections", n, dials.Load())
 }
 
-// TestH2ShutdownSendsGoAway shuts the gateway down while a stream is in
-// flight: the client is told by GOAWAY not to send more on the
-// connection, and the stream in flight finishes with its whole answer.
-func TestH2ShutdownSendsGoAway(t *testing.T) {
-	gate := make(chan struct{})
-	entered := make(chan struct{}, 1)
-	b := startBackend(t, "b", func(w http.ResponseWriter, r *http.Request) {
+// holdingBackend starts a backend that answers name and the path, and
+// holds a request for /held, once it has said so on entered, until
+// release is called.
+func holdingBackend(t *testing.T, name string) (b *testBackend, entered <-chan struct{}, release func()) {
+	gate, in := make(chan struct{}), make(chan struct{}, 1)
+	var once sync.Once
+	release = func() { once.Do(func() { close(gate) }) }
+	b = startBackend(t, name, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/held" {
-			entered <- struct{}{}
+			in <- struct{}{}
 			<-gate
 		}
-		io.WriteString(w, "done "+r.URL.Path)
+		io.WriteString(w, name+" "+r.URL.Path)
 	})
-	g, h2, _ := h2Gateway(t, b.URL, "", "shutdownTimeout: 30s\n")
-	var dials atomic.Int64
-	h2.Transport.(*http.Transport).DialContext = countingDialer(&dials)
-	url := "https://" + g.TLSAddr()
-	type result struct {
-		status int
-		body   string
-		err    error
-	}
-	held := make(chan result, 1)
+	t.Cleanup(release) // before the backend's own cleanup, which waits for it
+	return b, in, release
+}
+
+// fetched is what a GET that [fetchAsync] sent came to.
+type fetched struct {
+	status int
+	body   string
+	err    error
+}
+
+// fetchAsync sends a GET for url with c, and hands its outcome over on
+// the channel it returns.
+func fetchAsync(c *http.Client, url string) <-chan fetched {
+	out := make(chan fetched, 1)
 	go func() {
-		resp, err := h2.Get(url + "/held")
+		resp, err := c.Get(url)
 		if err != nil {
-			held <- result{err: err}
+			out <- fetched{err: err}
 			return
 		}
 		body, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		held <- result{resp.StatusCode, string(body), err}
+		out <- fetched{resp.StatusCode, string(body), err}
 	}()
+	return out
+}
+
+// TestH2ShutdownSendsGoAway shuts the gateway down while a stream is in
+// flight: the client is told by GOAWAY not to send more on the
+// connection, and the stream in flight finishes with its whole answer.
+func TestH2ShutdownSendsGoAway(t *testing.T) {
+	b, entered, release := holdingBackend(t, "b")
+	g, h2, _ := h2Gateway(t, b.URL, "", "shutdownTimeout: 30s\n")
+	var dials atomic.Int64
+	h2.Transport.(*http.Transport).DialContext = countingDialer(&dials)
+	url := "https://" + g.TLSAddr()
+	held := fetchAsync(h2, url+"/held")
 	<-entered
 	shut := make(chan error, 1)
 	go func() {
@@ -508,10 +527,10 @@ func TestH2ShutdownSendsGoAway(t *testing.T) {
 		t.Fatalf("shutdown returned %v with a stream in flight", err)
 	default:
 	}
-	close(gate)
+	release()
 	r := <-held
-	if r.err != nil || r.status != 200 || r.body != "done /held" {
-		t.Fatalf("the stream in flight got %d %q %v, want 200 \"done /held\"", r.status, r.body, r.err)
+	if r.err != nil || r.status != 200 || r.body != "b /held" {
+		t.Fatalf("the stream in flight got %d %q %v, want 200 \"b /held\"", r.status, r.body, r.err)
 	}
 	if err := <-shut; err != nil {
 		t.Fatalf("shutdown: %v", err)
@@ -524,31 +543,13 @@ func TestH2ShutdownSendsGoAway(t *testing.T) {
 // a retired listener's HTTP/1.1 connections get Connection: close, and
 // the next request goes to the new backend on a new connection.
 func TestH2ReloadMidStream(t *testing.T) {
-	gate := make(chan struct{})
-	entered := make(chan struct{}, 1)
-	a := startBackend(t, "a", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/held" {
-			entered <- struct{}{}
-			<-gate
-		}
-		io.WriteString(w, "a")
-	})
+	a, entered, release := holdingBackend(t, "a")
 	b := startBackend(t, "b", nil)
 	g, h2, _, config := h2GatewayConfig(t, a.URL, "", "")
 	var dials atomic.Int64
 	h2.Transport.(*http.Transport).DialContext = countingDialer(&dials)
 	url := "https://" + g.TLSAddr()
-	held := make(chan string, 1)
-	go func() {
-		resp, err := h2.Get(url + "/held")
-		if err != nil {
-			held <- err.Error()
-			return
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		held <- string(body)
-	}()
+	held := fetchAsync(h2, url+"/held")
 	<-entered
 	reloadOK(t, g, config(b.URL, "", "clientIdleTimeout: 61s\n"))
 	waitUntil(t, "the next request to reach b", func() bool {
@@ -558,9 +559,9 @@ func TestH2ReloadMidStream(t *testing.T) {
 	if d := dials.Load(); d != 2 {
 		t.Errorf("the client opened %d connections, want 2: the first one was told GOAWAY", d)
 	}
-	close(gate)
-	if body := <-held; body != "a" {
-		t.Fatalf("the stream in flight got %q, want a's answer", body)
+	release()
+	if r := <-held; r.err != nil || r.body != "a /held" {
+		t.Fatalf("the stream in flight got %q %v, want a's answer", r.body, r.err)
 	}
 }
 
@@ -588,5 +589,38 @@ func TestH2Unsupported(t *testing.T) {
 	out := sendRaw(t, g.Addr(), "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
 	if !strings.HasPrefix(string(out), "HTTP/1.1 400 ") {
 		t.Errorf("the h2c preface got %q, want 400", out)
+	}
+}
+
+// TestH2ObservedAsHTTP1 sends the same request over HTTP/1.1 and HTTP/2:
+// both are counted on the same backend and logged alike, but for their
+// times.
+func TestH2ObservedAsHTTP1(t *testing.T) {
+	b := startBackend(t, "b", nil)
+	path := t.TempDir() + "/access.log"
+	g, h2, h1 := h2Gateway(t, b.URL, "", "accessLog: "+path+"\n")
+	for _, c := range []*http.Client{h1, h2} {
+		if status, body := get(t, c, "https://"+g.TLSAddr()+"/same?q=1"); status != 200 || body != "b" {
+			t.Fatalf("%d %q", status, body)
+		}
+	}
+	be := g.current().pools[0].backends[0]
+	if served, inFlight := be.served.Load(), be.upstream.Load().inFlight.Load(); served != 2 || inFlight != 0 {
+		t.Errorf("the backend served %d requests with %d in flight, want 2 and 0", served, inFlight)
+	}
+	lines := accessLogLines(t, g, path)
+	if len(lines) != 2 {
+		t.Fatalf("%d access log lines, want 2: %q", len(lines), lines)
+	}
+	// The time and duration are replaced already.
+	if lines[0] != lines[1] {
+		t.Errorf("HTTP/1.1 logged %s\nHTTP/2 logged %s", lines[0], lines[1])
+	}
+	var entry map[string]any
+	if err := json.Unmarshal([]byte(strings.NewReplacer(`"time":T`, `"time":0`, `"duration_ms":D`, `"duration_ms":0`).Replace(lines[1])), &entry); err != nil {
+		t.Fatalf("%s: %v", lines[1], err)
+	}
+	if entry["status"] != 200.0 || entry["path"] != "/same?q=1" || entry["pool"] != "p" {
+		t.Errorf("HTTP/2 logged %v", entry)
 	}
 }
