@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -623,4 +624,86 @@ func TestH2ObservedAsHTTP1(t *testing.T) {
 	if entry["status"] != 200.0 || entry["path"] != "/same?q=1" || entry["pool"] != "p" {
 		t.Errorf("HTTP/2 logged %v", entry)
 	}
+}
+
+// TestH2BoundedMemory sends a 64 MiB request body through the gateway
+// over HTTP/2 and gets a 64 MiB response body back from another request,
+// while the heap in use is sampled: neither body is ever held whole.
+func TestH2BoundedMemory(t *testing.T) {
+	const size = 64 << 20
+	chunk := make([]byte, 32<<10)
+	b := startBackend(t, "b", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "POST" {
+			n, _ := io.Copy(io.Discard, r.Body)
+			fmt.Fprint(w, n)
+			return
+		}
+		w.Header().Set("Content-Length", fmt.Sprint(size))
+		for sent := 0; sent < size; sent += len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	})
+	g, h2, _ := h2Gateway(t, b.URL, "", "maxBodySize: 0\n")
+	url := "https://" + g.TLSAddr()
+
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapInuse
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				if ms.HeapInuse > peak.Load() {
+					peak.Store(ms.HeapInuse)
+				}
+			}
+		}
+	}()
+
+	resp, err := h2.Post(url+"/up", "application/octet-stream", io.LimitReader(zeros{}, size))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(got) != fmt.Sprint(size) {
+		t.Fatalf("upload: %d %q, want 200 %d", resp.StatusCode, got, size)
+	}
+	resp, err = h2.Get(url + "/down")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err != nil || n != size || resp.ProtoMajor != 2 {
+		t.Fatalf("download: %d bytes over %s, %v; want %d over HTTP/2", n, resp.Proto, err, size)
+	}
+	close(stop)
+	<-sampled
+	grew := int64(peak.Load()) - int64(base)
+	t.Logf("the heap in use grew by %d KiB at most while 2 x %d MiB went through", grew>>10, size>>20)
+	if grew > 24<<20 {
+		t.Errorf("the heap in use grew by %d MiB, want well under the %d MiB of a body", grew>>20, size>>20)
+	}
+}
+
+// zeros reads as an endless run of zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }
