@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -196,7 +197,8 @@ var h2Streams = sync.Pool{New: func() any { return new(h2Stream) }}
 // connection.
 var errStreamConn = errors.New("an HTTP/2 stream is not a connection")
 
-// ServeHTTP serves one HTTP/2 stream through [Gateway.serve].
+// ServeHTTP serves one HTTP/2 stream through [Gateway.serve], or
+// refuses a gRPC request with 415 (see [isGRPC]).
 func (f *h2Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	tc, ok := connOf(r)
 	if !ok {
@@ -210,13 +212,28 @@ func (f *h2Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx.Init2(s, fasthttpLogger{f.g.logger}, false)
 	ctx.Response.Header.SetNoDefaultContentType(true)
 	s.readRequest(r)
-	f.g.serve(ctx)
+	if isGRPC(r) {
+		f.g.refuse(ctx, nil, http.StatusUnsupportedMediaType, "gRPC is not supported: backends are spoken to in HTTP/1.1\n")
+	} else {
+		f.g.serve(ctx)
+	}
 	s.writeResponse()
 	ctx.Request.Reset()
 	ctx.Response.Reset()
 	ctx.ResetUserValues()
 	s.tc, s.w, s.rc, s.r = nil, nil, nil, nil
 	h2Streams.Put(s)
+}
+
+// isGRPC reports whether r is a gRPC request ("application/grpc", with
+// or without a "+codec" suffix; gRPC-Web, which HTTP/1.1 carries, is
+// not). gRPC needs HTTP/2 up to the backend, which the gateway does not
+// speak: forwarded in HTTP/1.1, such a request would fail at a gRPC
+// server and count against it.
+func isGRPC(r *http.Request) bool {
+	ct := r.Header.Get("Content-Type")
+	rest, ok := strings.CutPrefix(ct, "application/grpc")
+	return ok && (rest == "" || rest[0] == '+' || rest[0] == ';')
 }
 
 // connKey is the context key of a request's [tls.Conn].

@@ -589,6 +589,19 @@ func TestH2Unsupported(t *testing.T) {
 	if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("CONNECT over h2: %s %d, want HTTP/2 405", resp.Proto, resp.StatusCode)
 	}
+	for ct, want := range map[string]int{"application/grpc": 415, "application/grpc+proto": 415, "application/grpc-web": 200} {
+		req, _ := http.NewRequest("POST", "https://"+g.TLSAddr()+"/pkg.Service/Method", strings.NewReader("\x00\x00\x00\x00\x00"))
+		req.Header.Set("Content-Type", ct)
+		resp, err := h2.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s over h2: %d, want %d", ct, resp.StatusCode, want)
+		}
+	}
+	noBackendFailed(t, g)
 	out := sendRaw(t, g.Addr(), "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
 	if !strings.HasPrefix(string(out), "HTTP/1.1 400 ") {
 		t.Errorf("the h2c preface got %q, want 400", out)
