@@ -753,3 +753,32 @@ func TestH2EarlyHints(t *testing.T) {
 		t.Errorf("interim answers %q, want one 103 with its Link", hints)
 	}
 }
+
+// TestLeakH2ListenerChanges reloads with new listener settings while an
+// HTTP/2 client keeps a connection: each reload's retired server sends
+// it GOAWAY, the client's next request opens a new one, and the servers,
+// connections and goroutines each change retires are all gone once it
+// has retired.
+func TestLeakH2ListenerChanges(t *testing.T) {
+	reloads := 50
+	if leakLong() {
+		reloads = 500
+	}
+	a := startBackend(t, "a", nil)
+	g, h2, _, config := h2GatewayConfig(t, a.URL, "", "")
+	run := func(n int) {
+		t.Helper()
+		for i := range n {
+			reloadOK(t, g, config(a.URL, "", fmt.Sprintf("clientIdleTimeout: %ds\n", 30+i%5)))
+			if status, body := get(t, h2, "https://"+g.TLSAddr()+"/"); status != 200 || body != "a" {
+				t.Fatalf("reload %d: %d %q", i, status, body)
+			}
+		}
+		h2.CloseIdleConnections()
+		waitRetired(t, g.public)
+	}
+	run(5)
+	baseline := measure(t)
+	run(reloads)
+	settle(t, baseline, h2.CloseIdleConnections)
+}
