@@ -782,3 +782,26 @@ func TestLeakH2ListenerChanges(t *testing.T) {
 	run(reloads)
 	settle(t, baseline, h2.CloseIdleConnections)
 }
+
+// TestH2Trailers checks that the trailer fields after a backend's chunked
+// body reach an HTTP/2 client as trailers.
+func TestH2Trailers(t *testing.T) {
+	b := startBackend(t, "b", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "X-Checksum")
+		io.WriteString(w, "body")
+		w.(http.Flusher).Flush()
+		w.Header().Set("X-Checksum", "abc")
+	})
+	g, h2, _ := h2Gateway(t, b.URL, "", "")
+	req, _ := http.NewRequest("GET", "https://"+g.TLSAddr()+"/", nil)
+	req.Header.Set("TE", "trailers")
+	resp, err := h2.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || string(body) != "body" || resp.Trailer.Get("X-Checksum") != "abc" {
+		t.Errorf("%s %q, trailer %v; want HTTP/2 \"body\" with X-Checksum: abc", resp.Proto, body, resp.Trailer)
+	}
+}
