@@ -131,6 +131,16 @@
 // https:// servers are verified with their pool's tls settings, for
 // requests and probes alike.
 //
+// With tls.http2, ALPN offers h2 first, and the public listener's server
+// hands a connection that chose it to an HTTP/2 server of the same
+// settings, Go's net/http one. Each stream of it becomes a request of the
+// same data path, in a fasthttp.RequestCtx of its own over a stand-in
+// for the stream: routes, the failover loop, the round trip over the
+// backends' pools, relay and observation are the ones HTTP/1.1 requests
+// take, and backends are spoken to in HTTP/1.1. A retired server's
+// HTTP/2 connections, and all of them at shutdown, get GOAWAY and finish
+// their streams in flight.
+//
 // The TLS files a config names are loaded when it is applied, and
 // [CheckFiles] checks them as `gateway validate` does. [Run] has its
 // [Watcher] watch them too: a file that changes is read again with what

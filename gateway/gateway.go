@@ -330,7 +330,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[1+i] = ln.srv.ShutdownWithContext(ctx)
+			errs[1+i] = ln.shutdown(ctx)
 		}()
 	}
 	tunnelsDone := make(chan struct{})

@@ -21,6 +21,9 @@ type listener struct {
 	view *entranceView
 	srv  *fasthttp.Server
 	done chan struct{} // closed when Serve has returned
+	// h2 serves the connections of the HTTPS listener that negotiate
+	// HTTP/2, with the same settings.
+	h2 *h2Front
 
 	// retired is set once a newer server has taken over: every response
 	// then closes its connection.
@@ -51,14 +54,13 @@ const bodyTimeout = 5 * time.Minute
 // newListener returns the server cfg asks for, serving the public entrance
 // once started: plain connections, and those of the HTTPS listener in TLS.
 // A TLS connection's handshake runs on the connection's goroutine, bounded
-// by ReadTimeout (clientHeaderTimeout); when its ALPN chooses a protocol
-// registered with the server's NextProto, the connection goes to that
-// protocol's handler instead. This is where HTTP/2 to clients will join:
-// a handler for "h2" registered here, and "h2" offered by
-// [alpnProtocols]. None is registered yet, and ALPN offers http/1.1 alone.
+// by ReadTimeout (clientHeaderTimeout); when its ALPN chooses "h2"
+// (which [alpnProtocols] offers with tls.http2), the server's NextProto
+// hands the connection to the listener's [h2Front] instead, whose
+// streams take the same data path.
 func (g *Gateway) newListener(cfg *config.Config) *listener {
 	s := settingsOf(cfg)
-	l := &listener{cfg: s, view: g.public.view(), done: make(chan struct{})}
+	l := &listener{cfg: s, view: g.public.view(), done: make(chan struct{}), h2: newH2Front(g, s)}
 	l.srv = &fasthttp.Server{
 		Handler:                      l.handler(g.serve),
 		ErrorHandler:                 g.serveError,
@@ -78,6 +80,7 @@ func (g *Gateway) newListener(cfg *config.Config) *listener {
 		Concurrency: math.MaxInt32,
 		Logger:      fasthttpLogger{g.logger},
 	}
+	l.srv.NextProto("h2", l.h2.serveConn)
 	return l
 }
 
@@ -111,6 +114,7 @@ func bodyDeadline(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 // start serves the listener in a goroutine that ends when its view of the
 // entrance is closed.
 func (l *listener) start() {
+	l.h2.start()
 	go func() {
 		defer close(l.done)
 		l.srv.Serve(clientListener{l.view})
@@ -121,20 +125,26 @@ func (l *listener) start() {
 // after its next response, which says Connection: close, or at l's idle
 // timeout if none comes: no connection keeps an old config's settings for
 // more than one request. Idle connections are not closed at once, since a
-// client may be sending on one as it closes and see an error.
+// client may be sending on one as it closes and see an error. Its HTTP/2
+// connections get GOAWAY: their open streams finish, and their clients
+// open new connections for the next ones.
 func (l *listener) retire() {
 	l.view.Close()
 	<-l.done
 	l.retired.Store(true)
+	l.h2.retire()
 }
 
 // shutdown stops l taking connections and waits, until ctx is done, for
-// its connections to finish.
+// its connections to finish: HTTP/2 ones get GOAWAY and finish their
+// open streams. What is left when ctx is done is closed.
 func (l *listener) shutdown(ctx context.Context) error {
 	l.view.Close()
+	h2err := make(chan error, 1)
+	go func() { h2err <- l.h2.shutdown(ctx) }()
 	err := l.srv.ShutdownWithContext(ctx)
 	<-l.done
-	return err
+	return errors.Join(err, <-h2err)
 }
 
 // serveError answers a request the server could not read: 431 for a header

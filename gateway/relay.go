@@ -133,7 +133,8 @@ func (ex *exchange) finish() {
 
 // interim writes an interim answer, 103 Early Hints say, to the client
 // before the final one, unless the client speaks HTTP/1.0, which knows
-// none (RFC 9110, section 15.2). The server writes nothing itself until
+// none (RFC 9110, section 15.2); an HTTP/2 stream sends it as HEADERS
+// ([h2Stream.interim]). The server writes nothing itself until
 // the handler returns, and it flushed the previous answer (see
 // [exchange.relay]), so the bytes go straight to the connection.
 func (ex *exchange) interim(h *fasthttp.ResponseHeader) {
@@ -141,6 +142,10 @@ func (ex *exchange) interim(h *fasthttp.ResponseHeader) {
 		return
 	}
 	ex.scratch = stripHopByHop(h, ex.scratch)
+	if s, ok := ex.ctx.Conn().(*h2Stream); ok {
+		s.interim(h)
+		return
+	}
 	buf := append(ex.scratch[:0], "HTTP/1.1 "...)
 	buf = strconv.AppendInt(buf, int64(h.StatusCode()), 10)
 	buf = append(buf, ' ')

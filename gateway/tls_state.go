@@ -273,13 +273,14 @@ func newServerTLS(t *config.TLSConfig, certs []*keyPair, clientCA *caBundle) *se
 	return s
 }
 
-// alpnProtocols returns what the HTTPS listener offers in ALPN. This is
-// where HTTP/2 to clients joins: with t.HTTP2 the list will offer "h2"
-// first, and the connections that negotiate it are handed to an HTTP/2
-// server registered with the fasthttp server's NextProto (see
-// [Gateway.newListener]). Until that server exists, the listener offers
-// http/1.1 alone, whatever tls.http2 says.
+// alpnProtocols returns what the HTTPS listener offers in ALPN: "h2"
+// first and "http/1.1" with t.HTTP2, "http/1.1" alone without. The
+// connections that negotiate h2 are handed to the listener's HTTP/2
+// server (see [Gateway.newListener]).
 func alpnProtocols(t *config.TLSConfig) []string {
+	if t.HTTP2 {
+		return []string{"h2", "http/1.1"}
+	}
 	return []string{"http/1.1"}
 }
 

@@ -5,8 +5,10 @@
 # connections, 256 connections and 64 KiB responses, and over HTTPS, all
 # serving the same ECDSA P-256 certificate, with 64 keep-alive connections
 # (tls) and with a new TLS connection for every request (tls-close, wrk's
-# `-H 'Connection: close'`). Prints a table per scenario with each proxy's
-# ratio to nginx, writes the figures to results.csv and draws chart.svg.
+# `-H 'Connection: close'`), and over HTTP/2 with h2load (h2: 64
+# connections of 10 streams each, against nginx's `http2`). Prints a
+# table per scenario with each proxy's ratio to nginx, writes the figures
+# to results.csv and draws chart.svg.
 #
 #   examples/benchmark/run.sh [-d SECONDS] [-o DIR]
 #
@@ -14,7 +16,8 @@
 #   -o  where results.csv and chart.svg go (default: this script's folder)
 #
 # Needs go, curl, openssl, wrk, nginx and haproxy; Caddy is measured when it
-# is installed and skipped otherwise. Nothing is installed or downloaded: the
+# is installed and skipped otherwise, and the h2 scenario runs when h2load
+# (Debian's nghttp2-client) is installed. Nothing is installed or downloaded: the
 # gateway, the upstream and the chart program are built from this
 # repository. The machine runs the proxy, the upstreams and wrk at once, so
 # compare the rows of one run, not runs with each other.
@@ -50,6 +53,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 NGINX=$(tool_path nginx) HAPROXY=$(tool_path haproxy)
 CADDY=$(tool_path caddy || true)
+H2LOAD=$(tool_path h2load || true)
+[ -n "$H2LOAD" ] || echo "h2load is not installed (apt-get install nghttp2-client): skipping the h2 scenario" >&2
 
 WORK=$(mktemp -d)
 PIDS=()
@@ -95,6 +100,15 @@ http {
     ssl_session_cache shared:SSL:10m;
     location / { proxy_pass http://pool; proxy_http_version 1.1; proxy_set_header Connection ""; }
   }
+  server {
+    # keepalive_requests: nginx closes an HTTP/2 connection after 1000
+    # requests by default, and h2load does not open another.
+    listen 127.0.0.1:18331 ssl http2;
+    keepalive_requests 100000000;
+    ssl_certificate $WORK/cert.pem; ssl_certificate_key $WORK/key.pem;
+    ssl_session_cache shared:SSL:10m;
+    location / { proxy_pass http://pool; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
 }
 CONF
 "$NGINX" -c "$WORK/nginx.conf" -p "$WORK/nginx" >"$WORK/nginx.log" 2>&1 &
@@ -115,6 +129,9 @@ frontend fe
 frontend fe_tls
   bind 127.0.0.1:18322 ssl crt $WORK/haproxy.pem alpn http/1.1
   default_backend pool
+frontend fe_h2
+  bind 127.0.0.1:18332 ssl crt $WORK/haproxy.pem alpn h2,http/1.1
+  default_backend pool
 backend pool
   balance roundrobin
   server b0 ${UP[0]}
@@ -126,6 +143,9 @@ PIDS+=($!)
 
 TARGETS=("direct ${UP[0]}" "nginx 127.0.0.1:18311" "haproxy 127.0.0.1:18312")
 TLS_TARGETS=("nginx 127.0.0.1:18321" "haproxy 127.0.0.1:18322")
+# HTTP/2: nginx and HAProxy on listeners of their own that offer h2;
+# Caddy and the gateway offer h2 on their one TLS listener.
+H2_TARGETS=("nginx 127.0.0.1:18331" "haproxy 127.0.0.1:18332")
 if [ -n "$CADDY" ]; then
   cat >"$WORK/Caddyfile" <<CONF
 {
@@ -148,6 +168,7 @@ CONF
   PIDS+=($!)
   TARGETS+=("caddy 127.0.0.1:18313")
   TLS_TARGETS+=("caddy 127.0.0.1:18323")
+  H2_TARGETS+=("caddy 127.0.0.1:18323")
 else
   echo "caddy is not installed: skipping it" >&2
 fi
@@ -160,8 +181,9 @@ CONF
 PIDS+=($!)
 TARGETS+=("gateway 127.0.0.1:18314")
 TLS_TARGETS+=("gateway 127.0.0.1:18324")
+H2_TARGETS+=("gateway 127.0.0.1:18324")
 
-for t in "${TARGETS[@]}" "${TLS_TARGETS[@]/ / https://}"; do
+for t in "${TARGETS[@]}" "${TLS_TARGETS[@]/ / https://}" "${H2_TARGETS[@]/ / https://}"; do
   addr=${t#* }
   case $addr in https://*) url=$addr/ ;; *) url=http://$addr/ ;; esac
   for _ in $(seq 100); do curl -fsSk -o /dev/null "$url" 2>/dev/null && break; sleep 0.1; done
@@ -183,19 +205,47 @@ ms() {
 
 CSV=$OUT/results.csv
 echo "scenario,connections,path,target,requests_per_sec,p50_ms,p99_ms,max_ms,errors,ratio_to_nginx" >"$CSV"
-# Each scenario: name, connections, path, scheme, and whether every request
-# closes its connection (so that each one makes a new TLS handshake).
+# h2load_run loads https://$1$2 over HTTP/2 with $3 connections of 10
+# streams each for DUR seconds, and prints req/s, p50, p99 and max in ms
+# (from h2load's per-request log) and the failed requests.
+h2load_run() {
+  "$H2LOAD" -t2 -c"$3" -m10 -D 1 "https://$1$2" >/dev/null # warm-up
+  local out
+  rm -f "$WORK/h2load.log"
+  out=$("$H2LOAD" -t2 -c"$3" -m10 -D "$DUR" --log-file="$WORK/h2load.log" "https://$1$2")
+  local rps errs
+  rps=$(awk '/^finished in/ {print $4}' <<<"$out")
+  # "requests: T total, S started, D done, OK succeeded, F failed, E
+  # errored, T timeout" and "status codes: N 2xx, N 3xx, N 4xx, N 5xx".
+  errs=$(awk '/^requests:/ {f = $10 + $12 + $14} /^status codes:/ {n = $5 + $7 + $9}
+    END {s = ""; if (f) s = f " failed"; if (n) s = s (s == "" ? "" : "; ") n " non-2xx"; print (s == "" ? 0 : s)}' <<<"$out")
+  # The log has a line per request: start (us since the epoch), status,
+  # duration (us), written by two threads: only whole lines are read.
+  echo "$rps $(awk -F'\t' 'NF == 3 && $2 >= 100 && $2 < 600 {print $3}' "$WORK/h2load.log" | sort -n | awk '{d[NR] = $1} END {
+    i50 = int(NR * 0.50); i99 = int(NR * 0.99); if (i50 < 1) i50 = 1; if (i99 < 1) i99 = 1
+    printf "%.2f %.2f %.2f", d[i50] / 1000, d[i99] / 1000, d[NR] / 1000}') $errs"
+}
+
+# Each scenario: name, connections, path, scheme (h2: HTTP/2 over TLS,
+# with h2load), and whether every request closes its connection (so that
+# each one makes a new TLS handshake).
 SCENARIOS=("c64 64 / http keep" "c256 256 / http keep" "64KiB 64 /bytes?n=65536 http keep"
   "tls 64 / https keep" "tls-close 64 / https close")
+[ -n "$H2LOAD" ] && SCENARIOS+=("h2 64 / h2 keep")
 for s in "${SCENARIOS[@]}"; do
   read -r name conns path scheme conn <<<"$s"
   rows=()
   targets=("${TARGETS[@]}")
   [ "$scheme" = https ] && targets=("${TLS_TARGETS[@]}")
+  [ "$scheme" = h2 ] && targets=("${H2_TARGETS[@]}")
   header=()
   [ "$conn" = close ] && header=(-H "Connection: close")
   for t in "${targets[@]}"; do
     target=${t%% *} addr=${t#* }
+    if [ "$scheme" = h2 ]; then
+      rows+=("$target $(h2load_run "$addr" "$path" "$conns")")
+      continue
+    fi
     wrk -t2 -c"$conns" -d1s "${header[@]}" "$scheme://$addr$path" >/dev/null # warm-up
     out=$(wrk -t2 -c"$conns" -d"${DUR}s" --latency "${header[@]}" "$scheme://$addr$path")
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
@@ -207,7 +257,11 @@ for s in "${SCENARIOS[@]}"; do
   done
   base=$(printf '%s\n' "${rows[@]}" | awk '$1 == "nginx" {print $2}')
   echo
-  echo "$name: $conns connections, GET $scheme://...$path${header:+ with Connection: close}, ${DUR}s per target"
+  if [ "$scheme" = h2 ]; then
+    echo "$name: $conns HTTP/2 connections of 10 streams (h2load), GET https://...$path, ${DUR}s per target"
+  else
+    echo "$name: $conns connections, GET $scheme://...$path${header:+ with Connection: close}, ${DUR}s per target"
+  fi
   printf '%-8s %12s %10s %10s %10s %9s  %s\n' target req/s p50_ms p99_ms max_ms x_nginx errors
   for r in "${rows[@]}"; do
     read -r target rps p50 p99 mx errs <<<"$r"
@@ -223,7 +277,7 @@ meta=(
   -meta "Run $(date -u '+%Y-%m-%d %H:%M UTC'), ${DUR}s of wrk -t2 per bar, on $(nproc) CPUs (${cpu:-unknown CPU}), Linux $(uname -r)"
   -meta "gateway $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown) built with $(version go version)"
   -meta "$(version "$NGINX" -v); $(version "$HAPROXY" -v)"
-  -meta "${CADDY:+caddy $(version "$CADDY" version); }$(version wrk -v)"
+  -meta "${CADDY:+caddy $(version "$CADDY" version); }$(version wrk -v)${H2LOAD:+; h2load $("$H2LOAD" --version | awk '{print $2; exit}')}"
 )
 "$WORK/chart" -csv "$CSV" -o "$OUT/chart.svg" "${meta[@]}"
 echo
