@@ -36,9 +36,9 @@ func scaleConfig(pools int, idle string, servers []string) string {
 func TestTenThousandBackends(t *testing.T) {
 	const pools, perPool = 2000, 5
 	// The gateway's own goroutines, and for each probe in flight its
-	// prober goroutine, its transport's reader and writer and the test
-	// server's connection: far below one per backend.
-	const bound = 4*health.DefaultProbers + 100
+	// prober goroutine and the test server's connection: far below one
+	// per backend.
+	const bound = 2*health.DefaultProbers + 100
 	var servers []string
 	for i := range perPool {
 		servers = append(servers, startBackend(t, fmt.Sprint("b", i), nil).URL)
