@@ -4,26 +4,19 @@
 # (its processes and their children) before and after N connections that
 # each sent one request and then stay idle, divided by N.
 #
-#   examples/benchmark/idle.sh [-b GATEWAY_BINARY] [-n N] [-o CSV]
+#   [N=5000] [CSV=results.csv] examples/benchmark/idle.sh [GATEWAY_BINARY]
 #
-#   -b  the gateway to measure (default: built from this repository)
-#   -n  idle connections (default 5000)
-#   -o  append one "idle" row per proxy to this CSV (run.sh's results.csv)
+# GATEWAY_BINARY is the gateway to measure (default: built from this
+# repository), N the number of idle connections (default 5000); with CSV
+# set, one "idle" row per proxy is appended to that file (run.sh's
+# results.csv).
 #
 # Needs go, curl, nginx and haproxy.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-GW="" N=5000 CSV=""
-while getopts b:n:o: opt; do
-  case $opt in
-    b) GW=$OPTARG ;;
-    n) N=$OPTARG ;;
-    o) CSV=$OPTARG ;;
-    *) sed -n '2,13p' "$0" >&2; exit 2 ;;
-  esac
-done
+GW=${1:-} N=${N:-5000} CSV=${CSV:-}
 sbin() { command -v "$1" 2>/dev/null || { [ -x "/usr/sbin/$1" ] && echo "/usr/sbin/$1"; } || true; }
 NGINX=$(sbin nginx) HAPROXY=$(sbin haproxy)
 
@@ -77,20 +70,12 @@ measure gateway $! 127.0.0.1:18341
 
 if [ -n "$NGINX" ]; then
   mkdir -p "$WORK/nginx"
-  cat >"$WORK/nginx.conf" <<CONF
-worker_processes 2;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log;
-daemon off;
-worker_rlimit_nofile 65536;
-events { worker_connections 20000; }
-http {
-  access_log off; keepalive_timeout 120s; keepalive_requests 100000;
-  client_body_temp_path $WORK/nginx; proxy_temp_path $WORK/nginx;
-  upstream u { server 127.0.0.1:19341; keepalive 16; }
-  server { listen 127.0.0.1:18342; location / { proxy_pass http://u; proxy_http_version 1.1; proxy_set_header Connection ""; } }
-}
-CONF
+  printf '%s\n' "worker_processes 2; pid $WORK/nginx/nginx.pid; error_log $WORK/nginx/error.log; daemon off;" \
+    "worker_rlimit_nofile 65536; events { worker_connections 20000; }" \
+    "http { access_log off; keepalive_timeout 120s; keepalive_requests 100000;" \
+    "  client_body_temp_path $WORK/nginx; proxy_temp_path $WORK/nginx; upstream u { server 127.0.0.1:19341; keepalive 16; }" \
+    "  server { listen 127.0.0.1:18342; location / { proxy_pass http://u; proxy_http_version 1.1; proxy_set_header Connection \"\"; } } }" \
+    >"$WORK/nginx.conf"
   "$NGINX" -c "$WORK/nginx.conf" -p "$WORK/nginx" >/dev/null 2>&1 &
   PIDS+=($!)
   measure nginx $! 127.0.0.1:18342

@@ -249,7 +249,7 @@ wait 2>/dev/null || true
 PIDS=()
 echo
 echo "idle: memory per idle keep-alive client connection"
-"$HERE/idle.sh" -b "$WORK/gateway" -o "$CSV"
+CSV=$CSV "$HERE/idle.sh" "$WORK/gateway"
 echo
 echo "scale: the gateway alone with 10,000 backends"
 "$HERE/scale.sh" -b "$WORK/gateway" -o "$CSV"
