@@ -37,7 +37,7 @@ PIDS+=($!)
 rss() {
   local all=$1 p
   for p in $(ps -o pid= --ppid "$1" 2>/dev/null); do all="$all $p"; done
-  for p in $all; do awk '/^VmRSS:/ {print $2 * 1024}' "/proc/$p/status" 2>/dev/null; done | awk '{s += $1} END {print s + 0}'
+  for p in $all; do awk '/^VmRSS:/ {print $2 * 1024}' "/proc/$p/status" 2>/dev/null || true; done | awk '{s += $1} END {print s + 0}'
 }
 # measure NAME PID ADDR prints NAME and its bytes per idle connection.
 measure() {
@@ -84,7 +84,7 @@ if [ -n "$HAPROXY" ]; then
   cat >"$WORK/haproxy.cfg" <<CONF
 global
   nbthread 2
-  maxconn 20000
+  maxconn 9000
 defaults
   mode http
   timeout connect 5s
