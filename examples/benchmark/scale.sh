@@ -48,7 +48,7 @@ if [ -z "$GW" ]; then
   GW=$WORK/gateway
 fi
 
-UP=(127.0.0.1:19331 127.0.0.1:19332 127.0.0.1:19333 127.0.0.1:19334 127.0.0.1:19335)
+UP=(127.0.0.1:19351 127.0.0.1:19352 127.0.0.1:19353 127.0.0.1:19354 127.0.0.1:19355)
 for i in "${!UP[@]}"; do
   "$WORK/upstream" -listen "${UP[$i]}" -name "b$i" >/dev/null 2>&1 &
   PIDS+=($!)
@@ -59,7 +59,7 @@ done
 config() {
   awk -v prefix="$1" -v idle="$2" -v up="${UP[*]}" 'BEGIN {
     n = split(up, u, " ")
-    printf "{\"listen\": \"127.0.0.1:18331\", \"admin\": \"127.0.0.1:18332\", \"clientIdleTimeout\": \"%s\",\n", idle
+    printf "{\"listen\": \"127.0.0.1:18351\", \"admin\": \"127.0.0.1:18352\", \"clientIdleTimeout\": \"%s\",\n", idle
     printf " \"healthCheck\": {\"interval\": \"2s\", \"timeout\": \"1s\"},\n \"pools\": {\n"
     for (p = 0; p < 2000; p++) {
       printf "  \"%s%d\": {\"servers\": [", prefix, p
@@ -75,31 +75,31 @@ config p 60s >"$WORK/gw.json"
 "$GW" run --config "$WORK/gw.json" --watch=false --log-level warn >"$WORK/gw.log" 2>&1 &
 GP=$!
 PIDS+=($GP)
-for _ in $(seq 300); do curl -fsS -o /dev/null http://127.0.0.1:18331/r1/ 2>/dev/null && break; sleep 0.1; done
-curl -fsS -o /dev/null http://127.0.0.1:18331/r1/ || { echo "the gateway does not answer; its log:" >&2; tail -5 "$WORK/gw.log" >&2; exit 1; }
+for _ in $(seq 300); do curl -fsS -o /dev/null http://127.0.0.1:18351/r1/ 2>/dev/null && break; sleep 0.1; done
+curl -fsS -o /dev/null http://127.0.0.1:18351/r1/ || { echo "the gateway does not answer; its log:" >&2; tail -5 "$WORK/gw.log" >&2; exit 1; }
 sleep 6 # three rounds of checks
 
 rss_mib() { awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$GP/status"; }
-goroutines() { curl -fsS http://127.0.0.1:18332/metrics | awk '$1 == "go_goroutines" {print $2}'; }
+goroutines() { curl -fsS http://127.0.0.1:18352/metrics | awk '$1 == "go_goroutines" {print $2}'; }
 # reload PREFIX IDLE rewrites the config, sends SIGHUP and prints the
 # reload's duration in milliseconds once /reloads shows a new record.
 reload() {
   local before after
-  before=$(curl -fsS http://127.0.0.1:18332/reloads | grep -o '"time"' | wc -l)
+  before=$(curl -fsS http://127.0.0.1:18352/reloads | grep -o '"time"' | wc -l)
   config "$1" "$2" >"$WORK/gw.json.new" && mv "$WORK/gw.json.new" "$WORK/gw.json"
   kill -HUP "$GP"
   for _ in $(seq 200); do
-    after=$(curl -fsS http://127.0.0.1:18332/reloads | grep -o '"time"' | wc -l)
+    after=$(curl -fsS http://127.0.0.1:18352/reloads | grep -o '"time"' | wc -l)
     [ "$after" != "$before" ] && break
     sleep 0.05
   done
-  curl -fsS http://127.0.0.1:18332/reloads | grep -o '"durationSeconds": *[0-9.e-]*' | tail -1 |
+  curl -fsS http://127.0.0.1:18352/reloads | grep -o '"durationSeconds": *[0-9.e-]*' | tail -1 |
     awk -F: '{printf "%.1f\n", $2 * 1000}'
 }
 median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 # p99 loads /r1/ with wrk and prints its p99 in milliseconds.
 p99() {
-  wrk -t1 -c16 -d"${DUR}s" --latency http://127.0.0.1:18331/r1/ |
+  wrk -t1 -c16 -d"${DUR}s" --latency http://127.0.0.1:18351/r1/ |
     awk '$1 == "99%" {v = $2; n = v + 0; u = v; sub(/^[0-9.]+/, "", u); printf "%.2f\n", n * (u == "us" ? 0.001 : u == "s" ? 1000 : 1)}'
 }
 
