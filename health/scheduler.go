@@ -23,7 +23,7 @@ const DefaultProbers = 64
 // order the probes fell due: it starts late, and the next one is
 // scheduled from its end, as always. A probe that runs out of time holds
 // its prober for its timeout, so a Scheduler with n probers keeps every
-// backend probed on time while fewer than n × timeout / interval of them
+// backend probed on time while fewer than n × interval / timeout of them
 // time out.
 //
 // The methods of a Scheduler and of its Checkers are safe for concurrent
