@@ -95,6 +95,10 @@ type backendOptions struct {
 	// prober makes the prober of the backend's active checks;
 	// [health.NewHTTPProber] when nil.
 	prober func(baseURL string, cfg health.CheckConfig) health.Prober
+	// checks runs the probes of every backend, with a bounded number of
+	// goroutines whatever the number of backends; nil gives each checker
+	// a scheduler of its own.
+	checks *health.Scheduler
 }
 
 // backendKey returns the identity of the backend at u in the pool called
@@ -196,7 +200,10 @@ func (b *backend) newChecker(settings *backendSettings) *health.Checker {
 		return dial(ctx, network, b.addr)
 	}
 	cfg.TLS = b.upstream.Load().tls
-	return health.NewChecker(b.health, newProber(settings.probeURL, cfg), cfg)
+	if b.opts.checks == nil {
+		return health.NewChecker(b.health, newProber(settings.probeURL, cfg), cfg)
+	}
+	return b.opts.checks.NewChecker(b.health, newProber(settings.probeURL, cfg), cfg)
 }
 
 // dialer returns the function that opens the backend's TCP connections:

@@ -564,7 +564,6 @@ func TestCarryShorterResponseTimeoutAppliesToKeptConnections(t *testing.T) {
 func TestCarryProbingOffBringsDownBackendUp(t *testing.T) {
 	a := startCountedBackend(t, "a", nil)
 	a.healthz.Store(http.StatusServiceUnavailable)
-	before := checkerGoroutines()
 	g, base := startGateway(t, healthConfig("1h", ", unhealthyThreshold: 1", a.URL))
 	b := backendAt(t, g, "p", a.URL)
 	waitUntil(t, "the backend to go down", func() bool { return !b.health.Healthy() })
@@ -574,7 +573,7 @@ func TestCarryProbingOffBringsDownBackendUp(t *testing.T) {
 	if backendAt(t, g, "p", a.URL) != b {
 		t.Fatal("the backend was replaced")
 	}
-	if n := checkerGoroutines() - before; n != 0 {
+	if n := checkers(g); n != 0 {
 		t.Fatalf("%d checkers run with probing off", n)
 	}
 	s := statusOf(t, g, "p", a.URL)

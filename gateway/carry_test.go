@@ -153,8 +153,8 @@ func backendAt(t *testing.T, g *Gateway, name, url string) *backend {
 	return nil
 }
 
-// checkerGoroutines counts the health checkers' probing goroutines.
-func checkerGoroutines() int { return goroutinesIn("health.(*Checker).run(") }
+// checkers counts the health checkers of g that probe.
+func checkers(g *Gateway) int { return g.backends.checks.Checkers() }
 
 // goroutinesIn counts the goroutines whose stack holds frame, a function
 // name followed by "(".
@@ -250,11 +250,10 @@ func TestCarryKeepsInFlightCount(t *testing.T) {
 
 func TestCarryRemovedBackendStopsChecker(t *testing.T) {
 	a, b := startCountedBackend(t, "a", nil), startCountedBackend(t, "b", nil)
-	before := checkerGoroutines()
 	g, _ := startGateway(t, healthConfig("10ms", "", a.URL, b.URL))
 	waitUntil(t, "two probes of each backend", func() bool { return a.probes.Load() >= 2 && b.probes.Load() >= 2 })
-	if n := checkerGoroutines() - before; n != 2 {
-		t.Fatalf("%d checker goroutines, want 2", n)
+	if n := checkers(g); n != 2 {
+		t.Fatalf("%d checkers, want 2", n)
 	}
 
 	rec := reloadOK(t, g, healthConfig("10ms", "", b.URL))
@@ -262,8 +261,8 @@ func TestCarryRemovedBackendStopsChecker(t *testing.T) {
 	if rec.Carried != 1 || rec.Removed != 1 {
 		t.Fatalf("carried/removed %d/%d, want 1/1", rec.Carried, rec.Removed)
 	}
-	if n := checkerGoroutines() - before; n != 1 {
-		t.Fatalf("%d checker goroutines after removing a backend, want 1", n)
+	if n := checkers(g); n != 1 {
+		t.Fatalf("%d checkers after removing a backend, want 1", n)
 	}
 	probesA, probesB := a.probes.Load(), b.probes.Load()
 	waitUntil(t, "five more probes of the remaining backend", func() bool { return b.probes.Load() >= probesB+5 })

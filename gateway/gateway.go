@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gatewayhq/gateway/gateway/config"
+	"github.com/gatewayhq/gateway/health"
 	"github.com/valyala/fasthttp"
 )
 
@@ -101,7 +102,7 @@ func New(opts Options) *Gateway {
 	g := &Gateway{logger: logger, live: make(map[string]*backend), accessLog: new(accessLog)}
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	g.newLookup = func(cfg config.DNSConfig) lookupFunc { return newDNSClient(cfg).lookup }
-	g.backends = backendOptions{logger: logger, dial: opts.DialContext}
+	g.backends = backendOptions{logger: logger, dial: opts.DialContext, checks: health.NewScheduler(0)}
 	g.metrics = newMetrics(g)
 	g.public = newEntrance("listen", logger, new(connLimit))
 	g.public.onRefuse = func() { g.metrics.unrouted.count(fasthttp.StatusServiceUnavailable) }

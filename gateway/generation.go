@@ -22,8 +22,10 @@ type generation struct {
 	cfg *config.Config
 	// loadedAt is when the generation was published.
 	loadedAt time.Time
-	// pools lists the pools in config order.
-	pools []*pool
+	// pools lists the pools in config order, and byName holds them by
+	// name.
+	pools  []*pool
+	byName map[string]*pool
 	// routes are the compiled routes, in match order.
 	routes *routeTable
 	// addrs are the addresses of the resolved servers' names that the
@@ -33,6 +35,9 @@ type generation struct {
 
 // poolNamed returns the pool called name, or nil.
 func (g *generation) poolNamed(name string) *pool {
+	if g.byName != nil {
+		return g.byName[name]
+	}
 	for _, p := range g.pools {
 		if p.name == name {
 			return p
@@ -177,7 +182,7 @@ func planTargets[V any](cfg *config.Config, addrs map[string][]netip.Addr, live 
 // the system's roots). build starts nothing and changes nothing that a
 // running request can see.
 func build(cfg *config.Config, addrs map[string][]netip.Addr, number uint64, prev *generation, live map[string]*backend, opts backendOptions, tlsOf func(config.BackendTLSConfig) *clientTLS) (*generation, *backendPlan) {
-	g := &generation{number: number, cfg: cfg, addrs: addrs}
+	g := &generation{number: number, cfg: cfg, addrs: addrs, byName: make(map[string]*pool, len(cfg.Pools))}
 	tp := planTargets(cfg, addrs, live)
 	plan := &backendPlan{live: make(map[string]*backend), stats: tp.stats}
 	for _, pp := range tp.pools {
@@ -205,6 +210,7 @@ func build(cfg *config.Config, addrs map[string][]netip.Addr, number uint64, pre
 			continueRotation(p, prev.poolNamed(p.name))
 		}
 		g.pools = append(g.pools, p)
+		g.byName[p.name] = p
 	}
 	var prevRoutes *routeTable
 	if prev != nil {

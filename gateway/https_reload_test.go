@@ -244,7 +244,7 @@ func TestHTTPSHandshakes(t *testing.T) {
 	if lines := accessLogLines(t, g, logPath); len(lines) != 1 {
 		t.Errorf("access log %q, want the one request", lines)
 	}
-	if n := g.metrics.unrouted.byCode[400].Load(); n != 0 {
+	if n := g.metrics.unrouted.load(400); n != 0 {
 		t.Errorf("failed handshakes counted as %d requests answered 400", n)
 	}
 }

@@ -380,7 +380,7 @@ func TestHTTPSDataPath(t *testing.T) {
 			c.Close()
 			t.Fatal("a TLS connection over the cap got a handshake")
 		}
-		if n := g.metrics.unrouted.byCode[503].Load(); n != 0 {
+		if n := g.metrics.unrouted.load(503); n != 0 {
 			t.Errorf("a refused TLS connection counted as %d answers 503; it got none", n)
 		}
 	})

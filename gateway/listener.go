@@ -75,6 +75,10 @@ func (g *Gateway) newListener(cfg *config.Config) *listener {
 		StreamRequestBody:            true,
 		DisablePreParseMultipartForm: true,
 		CloseOnShutdown:              true,
+		// An idle keep-alive connection gives its write buffer back to
+		// the server's pool after each response. (Its read buffer stays:
+		// fasthttp keeps it while it streams request bodies.)
+		ReduceMemoryUsage: true,
 		// The entrance enforces maxConnections for all servers together
 		// and answers over it itself; this server never refuses one.
 		Concurrency: math.MaxInt32,

@@ -116,9 +116,13 @@ type routeSeries struct {
 const statusCodes = 1000
 
 // requestStats counts answered requests by status code with one atomic
-// counter per code, so counting takes no lock and no label lookup.
+// counter per code, so counting takes no lock and no label lookup. The
+// counters of a hundred codes (1xx, 2xx, ...) are allocated when the
+// first of them is counted: a backend that has served nothing costs ten
+// pointers, not a counter for each of the thousand codes, which matters
+// with thousands of backends.
 type requestStats struct {
-	byCode [statusCodes]atomic.Uint64
+	byClass [statusCodes / 100]atomic.Pointer[[100]atomic.Uint64]
 }
 
 // count adds one request answered with status code.
@@ -126,7 +130,29 @@ func (s *requestStats) count(code int) {
 	if code < 0 || code >= statusCodes {
 		code = 0
 	}
-	s.byCode[code].Add(1)
+	class := &s.byClass[code/100]
+	counts := class.Load()
+	if counts == nil {
+		class.CompareAndSwap(nil, new([100]atomic.Uint64))
+		counts = class.Load()
+	}
+	counts[code%100].Add(1)
+}
+
+// each calls f with every status code counted so far and its count, in
+// increasing order of code.
+func (s *requestStats) each(f func(code int, n uint64)) {
+	for class := range s.byClass {
+		counts := s.byClass[class].Load()
+		if counts == nil {
+			continue
+		}
+		for i := range counts {
+			if n := counts[i].Load(); n > 0 {
+				f(class*100+i, n)
+			}
+		}
+	}
 }
 
 func newMetrics(g *Gateway) *metrics {

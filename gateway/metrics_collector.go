@@ -126,11 +126,9 @@ func (c metricsCollector) Collect(ch chan<- prometheus.Metric) {
 // collectCodes sends one series of the counter desc for every status
 // code s has counted, labelled with labels and the code.
 func collectCodes(ch chan<- prometheus.Metric, desc *prometheus.Desc, s *requestStats, labels ...string) {
-	for code := range s.byCode {
-		if n := s.byCode[code].Load(); n > 0 {
-			ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, float64(n), append(labels, strconv.Itoa(code))...)
-		}
-	}
+	s.each(func(code int, n uint64) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, float64(n), append(labels, strconv.Itoa(code))...)
+	})
 }
 
 // collectLatency sends the duration histogram of pool.

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"net/http"
 	"slices"
@@ -302,4 +303,31 @@ func BenchmarkObserveWithAccessLog(b *testing.B) {
 			g.observe(ex)
 		}
 	})
+}
+
+// load returns how many requests s counted with status code.
+func (s *requestStats) load(code int) uint64 {
+	var got uint64
+	s.each(func(c int, n uint64) {
+		if c == code {
+			got = n
+		}
+	})
+	return got
+}
+
+func TestRequestStatsCountsEveryCode(t *testing.T) {
+	var s requestStats
+	for _, code := range []int{200, 200, 404, 599, 999, 1000, -1, 0} {
+		s.count(code)
+	}
+	var got []string
+	s.each(func(code int, n uint64) { got = append(got, fmt.Sprintf("%d=%d", code, n)) })
+	want := "0=3 200=2 404=1 599=1 999=1"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("counts %v, want %s", got, want)
+	}
+	if s.byClass[3].Load() != nil || s.byClass[1].Load() != nil {
+		t.Fatal("counters were allocated for classes never counted")
+	}
 }

@@ -541,7 +541,7 @@ func TestReloadRejectedWhenListenFailsStartsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer taken.Close()
-	running, checkers := g.current(), checkerGoroutines()
+	running, probing := g.current(), checkers(g)
 
 	rec, err := g.Load("test.yaml", []byte(withListen(healthConfig("10ms", "", b.URL), taken.Addr().String())), TriggerWatch)
 
@@ -551,8 +551,8 @@ func TestReloadRejectedWhenListenFailsStartsNothing(t *testing.T) {
 	if g.current() != running || g.Addr() != strings.TrimPrefix(base, "http://") {
 		t.Fatal("a config whose listener could not bind replaced the running one")
 	}
-	if n := checkerGoroutines(); n != checkers {
-		t.Fatalf("%d checkers run after the rejection, want %d", n, checkers)
+	if n := checkers(g); n != probing {
+		t.Fatalf("%d checkers run after the rejection, want %d", n, probing)
 	}
 	if status, body := get(t, &http.Client{}, base+"/"); status != 200 || body != "a" {
 		t.Fatalf("after the rejection got %d %q, want 200 a", status, body)

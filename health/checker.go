@@ -13,81 +13,65 @@ const reasonTimeout = "timeout"
 
 // Checker probes one backend on a schedule and feeds the results to its
 // [Status]. It is idle until [Checker.Start] and runs until [Checker.Stop].
+// Its probes run on the prober goroutines of its [Scheduler].
 type Checker struct {
 	status *Status
 	prober Prober
 	cfg    CheckConfig
+	sched  *Scheduler
 
-	mu      sync.Mutex
+	// The fields below are guarded by sched.mu.
 	started bool
 	stopped bool
-	cancel  context.CancelFunc
-	done    chan struct{}
+	// at is when the next probe is due, and index the Checker's place in
+	// the scheduler's heap, -1 when it is not there.
+	at    time.Time
+	index int
+	// cancel cancels the probe in flight; nil when none is.
+	cancel context.CancelFunc
+	// probing counts the probe in flight, for Stop to wait for.
+	probing sync.WaitGroup
 }
 
 // NewChecker returns a Checker that probes with p under cfg (zero fields
 // take their defaults, see [CheckConfig.WithDefaults]) and records the
-// results in s. It applies cfg's thresholds to s with [Status.SetThresholds]
-// and forgets s's current run of consecutive results, so that only the new
-// Checker's probes move the verdict: a Checker that replaces a stopped one
-// on the same Status, with new settings, keeps a down backend down until
-// its own probes pass HealthyThreshold times in a row.
+// results in s, on a [Scheduler] of its own with one prober. It applies
+// cfg's thresholds to s with [Status.SetThresholds] and forgets s's
+// current run of consecutive results, so that only the new Checker's
+// probes move the verdict: a Checker that replaces a stopped one on the
+// same Status, with new settings, keeps a down backend down until its own
+// probes pass HealthyThreshold times in a row. Many Checkers should share
+// one Scheduler: see [Scheduler.NewChecker].
 func NewChecker(s *Status, p Prober, cfg CheckConfig) *Checker {
-	cfg = cfg.WithDefaults()
-	s.SetThresholds(cfg.HealthyThreshold, cfg.UnhealthyThreshold)
-	s.resetRun()
-	return &Checker{status: s, prober: p, cfg: cfg}
+	return NewScheduler(1).NewChecker(s, p, cfg)
 }
 
 // Start probes the backend at once, then again every interval with ±10%
 // jitter, each probe bounded by the timeout, until [Checker.Stop]. Only the
 // first call does anything, and none does after Stop.
 func (c *Checker) Start() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	s := c.sched
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if c.started || c.stopped {
 		return
 	}
 	c.started = true
-	ctx, cancel := context.WithCancel(context.Background())
-	c.cancel, c.done = cancel, make(chan struct{})
-	go c.run(ctx, c.done)
+	s.start(c)
 }
 
-// Stop cancels a probe in flight and returns once the Checker's goroutine
-// has stopped its timer and finished. A result cut short by Stop is not recorded. Stop is
-// idempotent and may be called before or without Start.
+// Stop cancels a probe in flight and returns once it has finished; the
+// Checker probes no more. A result cut short by Stop is not recorded.
+// Stop is idempotent and may be called before or without Start.
 func (c *Checker) Stop() {
-	c.mu.Lock()
-	c.stopped = true
-	cancel, done := c.cancel, c.done
-	c.mu.Unlock()
-	if cancel == nil {
-		return
+	s := c.sched
+	s.mu.Lock()
+	if !c.stopped {
+		c.stopped = true
+		s.stop(c)
 	}
-	cancel()
-	<-done
-}
-
-// run probes until ctx is done, then closes done.
-func (c *Checker) run(ctx context.Context, done chan<- struct{}) {
-	defer close(done)
-	var timer *time.Timer
-	for {
-		c.probe(ctx)
-		wait := Jitter(c.cfg.Interval)
-		if timer == nil {
-			timer = time.NewTimer(wait)
-			defer timer.Stop()
-		} else {
-			timer.Reset(wait)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-timer.C:
-		}
-	}
+	s.mu.Unlock()
+	c.probing.Wait()
 }
 
 // probe runs one probe bounded by the timeout and records its result,

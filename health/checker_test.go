@@ -50,14 +50,14 @@ type proberFunc func(ctx context.Context) Result
 
 func (f proberFunc) Probe(ctx context.Context) Result { return f(ctx) }
 
-// checkerRunning reports whether any goroutine is in the Checker's loop.
+// checkerRunning reports whether any prober goroutine of a Scheduler runs.
 func checkerRunning(t *testing.T) bool {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := pprof.Lookup("goroutine").WriteTo(&buf, 2); err != nil {
 		t.Fatalf("goroutine dump: %v", err)
 	}
-	return bytes.Contains(buf.Bytes(), []byte("health.(*Checker).run"))
+	return bytes.Contains(buf.Bytes(), []byte("health.(*Scheduler).probe"))
 }
 
 func TestCheckerProbesAtOnceOnStart(t *testing.T) {

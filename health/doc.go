@@ -76,8 +76,13 @@
 //
 // # Lifetimes
 //
-// A [Checker] runs one goroutine from [Checker.Start] until [Checker.Stop],
-// which cancels a probe in flight and returns only after the goroutine and
-// its timer are gone. [Status.Close] stops an ejection timer. Neither leaves
-// anything running behind it.
+// A [Checker] runs its probes on a [Scheduler]: one timer for the next
+// probe due, a heap of the Checkers by the time of their next probe, and
+// at most a fixed number of prober goroutines, which exist only while
+// probes are due. Ten thousand Checkers on one Scheduler take ten thousand
+// heap entries, not ten thousand goroutines and timers. [NewChecker] gives
+// a Checker a Scheduler of its own; [Scheduler.NewChecker] shares one.
+// [Checker.Stop] takes the Checker out of the schedule, cancels a probe in
+// flight and returns only after it has finished. [Status.Close] stops an
+// ejection timer. Neither leaves anything running behind it.
 package health

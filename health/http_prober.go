@@ -1,7 +1,9 @@
 package health
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -20,12 +22,22 @@ const (
 // probeUserAgent identifies probes in backend logs.
 const probeUserAgent = "gateway-health-check"
 
-// httpProber is the [Prober] that [NewHTTPProber] returns.
+// httpProber is the [Prober] that [NewHTTPProber] returns. It speaks
+// HTTP/1.1 on the connection itself: one write of the request, one
+// buffered read of the response, no goroutine beside the caller's and no
+// state kept between probes.
 type httpProber struct {
-	url    string
-	cfg    CheckConfig
-	client *http.Client
-	// err, when not nil, is why url is unusable; every probe fails with it.
+	cfg CheckConfig
+	// addr is the host and port dialled; tls, when not nil, is the TLS
+	// client config of an https backend.
+	addr string
+	tls  *tls.Config
+	// request is the whole request, written in one write.
+	request []byte
+	// head is what [http.ReadResponse] needs of the request: its method.
+	head *http.Request
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// err, when not nil, is why the URL is unusable; every probe fails with it.
 	err error
 }
 
@@ -40,26 +52,41 @@ type httpProber struct {
 // with the reason "status N".
 func NewHTTPProber(baseURL string, cfg CheckConfig) Prober {
 	cfg = cfg.WithDefaults()
-	p := &httpProber{cfg: cfg}
-	p.url, p.err = probeURL(baseURL, cfg.Path)
-	dial := cfg.Dial
-	if dial == nil {
-		dial = (&net.Dialer{}).DialContext
+	p := &httpProber{cfg: cfg, dial: cfg.Dial, head: &http.Request{Method: cfg.Method}}
+	if p.dial == nil {
+		p.dial = (&net.Dialer{}).DialContext
 	}
-	transport := &http.Transport{
-		Proxy:                  nil,
-		DialContext:            dial,
-		TLSClientConfig:        cfg.TLS,
-		DisableKeepAlives:      true,
-		DisableCompression:     true,
-		MaxResponseHeaderBytes: probeMaxHeaderBytes,
+	target, err := probeURL(baseURL, cfg.Path)
+	if err != nil {
+		p.err = err
+		return p
 	}
-	p.client = &http.Client{
-		Transport: transport,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
+	u, err := url.Parse(target)
+	if err != nil {
+		p.err = fmt.Errorf("backend URL %q: %w", baseURL, err)
+		return p
 	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	p.addr = net.JoinHostPort(u.Hostname(), port)
+	if u.Scheme == "https" {
+		p.tls = &tls.Config{}
+		if cfg.TLS != nil {
+			p.tls = cfg.TLS.Clone()
+		}
+		if p.tls.ServerName == "" {
+			p.tls.ServerName = u.Hostname()
+		}
+		p.tls.NextProtos = []string{"http/1.1"} // what the probe speaks
+	}
+	host := u.Host
+	if cfg.Host != "" {
+		host = cfg.Host
+	}
+	p.request = fmt.Appendf(nil, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\nConnection: close\r\n\r\n",
+		cfg.Method, u.RequestURI(), host, probeUserAgent)
 	return p
 }
 
@@ -87,26 +114,52 @@ func (p *httpProber) Probe(ctx context.Context) Result {
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, p.cfg.Method, p.url, nil)
+	status, err := p.exchange(ctx)
 	if err != nil {
-		r.Reason = shorten(err.Error())
-		return r
-	}
-	req.Header.Set("User-Agent", probeUserAgent)
-	if p.cfg.Host != "" {
-		req.Host = p.cfg.Host
-	}
-	resp, err := p.client.Do(req)
-	if err != nil {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
 		r.Reason = errorReason(err)
 		return r
 	}
-	_, _ = io.CopyN(io.Discard, resp.Body, probeMaxBodyDrain)
-	_ = resp.Body.Close()
-	if !p.cfg.Accepts(resp.StatusCode) {
-		r.Reason = fmt.Sprintf("status %d", resp.StatusCode)
+	if !p.cfg.Accepts(status) {
+		r.Reason = fmt.Sprintf("status %d", status)
 		return r
 	}
 	r.OK, r.Reason = true, "ok"
 	return r
+}
+
+// exchange sends the request on a new connection, reads the response
+// head and at most probeMaxBodyDrain bytes of its body, and returns its
+// status. Every read and write ends when ctx does.
+func (p *httpProber) exchange(ctx context.Context) (int, error) {
+	conn, err := p.dial(ctx, "tcp", p.addr)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	if deadline, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(deadline)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if p.tls != nil {
+		tc := tls.Client(conn, p.tls)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return 0, err
+		}
+		conn = tc
+	}
+	if _, err := conn.Write(p.request); err != nil {
+		return 0, err
+	}
+	limited := &io.LimitedReader{R: conn, N: probeMaxHeaderBytes}
+	resp, err := http.ReadResponse(bufio.NewReaderSize(limited, 4<<10), p.head)
+	if err != nil {
+		return 0, err
+	}
+	limited.N = probeMaxBodyDrain
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, nil
 }

@@ -6,8 +6,12 @@
 # serving the same ECDSA P-256 certificate, with 64 keep-alive connections
 # (tls) and with a new TLS connection for every request (tls-close, wrk's
 # `-H 'Connection: close'`), and over HTTP/2 with h2load (h2: 64
-# connections of 10 streams each, against nginx's `http2`). Prints a
-# table per scenario with each proxy's ratio to nginx, writes the figures
+# connections of 10 streams each, against nginx's `http2`). Prints a table
+# per scenario with each proxy's ratio to nginx and its CPU time per
+# request (cpu_us: the CPU its own processes spent, divided by the requests
+# served), then runs idle.sh (memory per idle client connection, beside
+# nginx and HAProxy) and scale.sh (the gateway alone with 10,000
+# backends), writes the figures
 # to results.csv and draws chart.svg.
 #
 #   examples/benchmark/run.sh [-d SECONDS] [-o DIR]
@@ -30,7 +34,7 @@ while getopts d:o: opt; do
   case $opt in
     d) DUR=$OPTARG ;;
     o) OUT=$OPTARG ;;
-    *) sed -n '2,21p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,25p' "$0" >&2; exit 2 ;;
   esac
 done
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -80,6 +84,7 @@ UP=(127.0.0.1:19311 127.0.0.1:19312 127.0.0.1:19313)
 for i in "${!UP[@]}"; do
   "$WORK/upstream" -listen "${UP[$i]}" -name "b$i" >"$WORK/upstream$i.log" 2>&1 &
   PIDS+=($!)
+  if [ "$i" = 0 ]; then PID_direct=$!; fi
 done
 
 mkdir -p "$WORK/nginx"
@@ -113,6 +118,7 @@ http {
 CONF
 "$NGINX" -c "$WORK/nginx.conf" -p "$WORK/nginx" >"$WORK/nginx.log" 2>&1 &
 PIDS+=($!)
+PID_nginx=$!
 
 cat >"$WORK/haproxy.cfg" <<CONF
 global
@@ -140,6 +146,7 @@ backend pool
 CONF
 "$HAPROXY" -f "$WORK/haproxy.cfg" >"$WORK/haproxy.log" 2>&1 &
 PIDS+=($!)
+PID_haproxy=$!
 
 TARGETS=("direct ${UP[0]}" "nginx 127.0.0.1:18311" "haproxy 127.0.0.1:18312")
 TLS_TARGETS=("nginx 127.0.0.1:18321" "haproxy 127.0.0.1:18322")
@@ -166,6 +173,7 @@ https://127.0.0.1:18323 {
 CONF
   HOME=$WORK XDG_DATA_HOME=$WORK XDG_CONFIG_HOME=$WORK "$CADDY" run --config "$WORK/Caddyfile" --adapter caddyfile >"$WORK/caddy.log" 2>&1 &
   PIDS+=($!)
+  PID_caddy=$!
   TARGETS+=("caddy 127.0.0.1:18313")
   TLS_TARGETS+=("caddy 127.0.0.1:18323")
   H2_TARGETS+=("caddy 127.0.0.1:18323")
@@ -179,6 +187,7 @@ cat >"$WORK/gateway.json" <<CONF
 CONF
 "$WORK/gateway" run --config "$WORK/gateway.json" >"$WORK/gateway.log" 2>&1 &
 PIDS+=($!)
+PID_gateway=$!
 TARGETS+=("gateway 127.0.0.1:18314")
 TLS_TARGETS+=("gateway 127.0.0.1:18324")
 H2_TARGETS+=("gateway 127.0.0.1:18324")
@@ -203,27 +212,42 @@ ms() {
   }'
 }
 
+# ticks prints the CPU time, in clock ticks, that a process and its
+# children have used so far.
+ticks() {
+  local all=$1 p
+  for p in $(ps -o pid= --ppid "$1" 2>/dev/null); do all="$all $p"; done
+  for p in $all; do awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null; done | awk '{s += $1} END {print s + 0}'
+}
+HZ=$(getconf CLK_TCK)
+
 CSV=$OUT/results.csv
-echo "scenario,connections,path,target,requests_per_sec,p50_ms,p99_ms,max_ms,errors,ratio_to_nginx" >"$CSV"
+# Rows of the throughput scenarios leave value and unit empty; the rows
+# idle.sh and scale.sh add have only those (and the target).
+echo "scenario,connections,path,target,requests_per_sec,p50_ms,p99_ms,max_ms,cpu_us_per_req,errors,ratio_to_nginx,value,unit" >"$CSV"
 # h2load_run loads https://$1$2 over HTTP/2 with $3 connections of 10
 # streams each for DUR seconds, and prints req/s, p50, p99 and max in ms
-# (from h2load's per-request log) and the failed requests.
+# (from h2load's per-request log), the CPU per request of the process $4
+# and its children in microseconds, and the failed requests.
 h2load_run() {
   "$H2LOAD" -t2 -c"$3" -m10 -D 1 "https://$1$2" >/dev/null # warm-up
-  local out
+  local out t0 t1
   rm -f "$WORK/h2load.log"
+  t0=$(ticks "$4")
   out=$("$H2LOAD" -t2 -c"$3" -m10 -D "$DUR" --log-file="$WORK/h2load.log" "https://$1$2")
-  local rps errs
+  t1=$(ticks "$4")
+  local rps errs cpu
   rps=$(awk '/^finished in/ {print $4}' <<<"$out")
   # "requests: T total, S started, D done, OK succeeded, F failed, E
   # errored, T timeout" and "status codes: N 2xx, N 3xx, N 4xx, N 5xx".
+  cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$HZ" '/^requests:/ {n = $6} END {printf "%.1f", (n > 0 ? (b - a) / hz * 1e6 / n : 0)}' <<<"$out")
   errs=$(awk '/^requests:/ {f = $10 + $12 + $14} /^status codes:/ {n = $5 + $7 + $9}
     END {s = ""; if (f) s = f " failed"; if (n) s = s (s == "" ? "" : "; ") n " non-2xx"; print (s == "" ? 0 : s)}' <<<"$out")
   # The log has a line per request: start (us since the epoch), status,
   # duration (us), written by two threads: only whole lines are read.
   echo "$rps $(awk -F'\t' 'NF == 3 && $2 >= 100 && $2 < 600 {print $3}' "$WORK/h2load.log" | sort -n | awk '{d[NR] = $1} END {
     i50 = int(NR * 0.50); i99 = int(NR * 0.99); if (i50 < 1) i50 = 1; if (i99 < 1) i99 = 1
-    printf "%.2f %.2f %.2f", d[i50] / 1000, d[i99] / 1000, d[NR] / 1000}') $errs"
+    printf "%.2f %.2f %.2f", d[i50] / 1000, d[i99] / 1000, d[NR] / 1000}') $cpu $errs"
 }
 
 # Each scenario: name, connections, path, scheme (h2: HTTP/2 over TLS,
@@ -242,18 +266,23 @@ for s in "${SCENARIOS[@]}"; do
   [ "$conn" = close ] && header=(-H "Connection: close")
   for t in "${targets[@]}"; do
     target=${t%% *} addr=${t#* }
+    pid=PID_$target
     if [ "$scheme" = h2 ]; then
-      rows+=("$target $(h2load_run "$addr" "$path" "$conns")")
+      rows+=("$target $(h2load_run "$addr" "$path" "$conns" "${!pid}")")
       continue
     fi
     wrk -t2 -c"$conns" -d1s "${header[@]}" "$scheme://$addr$path" >/dev/null # warm-up
+    t0=$(ticks "${!pid}")
     out=$(wrk -t2 -c"$conns" -d"${DUR}s" --latency "${header[@]}" "$scheme://$addr$path")
+    t1=$(ticks "${!pid}")
+    reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+    cpu=$(awk -v a="$t0" -v b="$t1" -v n="$reqs" -v hz="$HZ" 'BEGIN {printf "%.1f", (n > 0 ? (b - a) / hz * 1e6 / n : 0)}')
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     p50=$(ms "$(awk '$1=="50%" {print $2}' <<<"$out")")
     p99=$(ms "$(awk '$1=="99%" {print $2}' <<<"$out")")
     mx=$(ms "$(awk '$1=="Latency" {print $4}' <<<"$out")")
     errs=$(awk '/Non-2xx|Socket errors/ {sub(/^ +/, ""); s = s (s == "" ? "" : "; ") $0} END {print (s == "" ? 0 : s)}' <<<"$out")
-    rows+=("$target $rps $p50 $p99 $mx $errs")
+    rows+=("$target $rps $p50 $p99 $mx $cpu $errs")
   done
   base=$(printf '%s\n' "${rows[@]}" | awk '$1 == "nginx" {print $2}')
   echo
@@ -262,14 +291,26 @@ for s in "${SCENARIOS[@]}"; do
   else
     echo "$name: $conns connections, GET $scheme://...$path${header:+ with Connection: close}, ${DUR}s per target"
   fi
-  printf '%-8s %12s %10s %10s %10s %9s  %s\n' target req/s p50_ms p99_ms max_ms x_nginx errors
+  printf '%-8s %12s %10s %10s %10s %8s %9s  %s\n' target req/s p50_ms p99_ms max_ms cpu_us x_nginx errors
   for r in "${rows[@]}"; do
-    read -r target rps p50 p99 mx errs <<<"$r"
+    read -r target rps p50 p99 mx cpu errs <<<"$r"
     ratio=$(awk -v a="$rps" -v b="$base" 'BEGIN {printf "%.2f", a / b}')
-    printf '%-8s %12s %10s %10s %10s %9s  %s\n' "$target" "$rps" "$p50" "$p99" "$mx" "$ratio" "$errs"
-    echo "$name,$conns,\"$path\",$target,$rps,$p50,$p99,$mx,\"$errs\",$ratio" >>"$CSV"
+    printf '%-8s %12s %10s %10s %10s %8s %9s  %s\n' "$target" "$rps" "$p50" "$p99" "$mx" "$cpu" "$ratio" "$errs"
+    echo "$name,$conns,\"$path\",$target,$rps,$p50,$p99,$mx,$cpu,\"$errs\",$ratio,," >>"$CSV"
   done
 done
+
+# The proxies of the throughput scenarios stop before the memory and
+# scale measurements start.
+for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+wait 2>/dev/null || true
+PIDS=()
+echo
+echo "idle: memory per idle keep-alive client connection"
+CSV=$CSV "$HERE/idle.sh" "$WORK/gateway"
+echo
+echo "scale: the gateway alone with 10,000 backends"
+"$HERE/scale.sh" -b "$WORK/gateway" -o "$CSV"
 
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || true)
 version() { "$@" 2>&1 | head -1 | sed 's/ - https:.*//; s/ Copyright.*//' | tr -s ' ' || true; }

@@ -1,13 +1,18 @@
 // Command chart draws the results of the gateway's benchmark as an SVG
 // bar chart: one panel per scenario, one bar per proxy, each labelled with
-// its requests per second, its ratio to nginx and its p99 latency.
+// its requests per second, its ratio to nginx, its p99 latency and its CPU
+// time per request; then a panel of the memory per idle connection (one
+// bar per proxy, shorter is better) and the figures of the gateway with
+// 10,000 backends.
 //
 //	chart -csv results.csv -o chart.svg -meta "Run: 2026-11-25" -meta "Machine: 2 CPUs"
 //
 // The CSV is the one run.sh writes: a header line, then one row per
 // scenario and target with the columns scenario, connections, path,
-// target, requests_per_sec, p50_ms, p99_ms, max_ms, errors and
-// ratio_to_nginx. Each -meta line is printed under the title.
+// target, requests_per_sec, p50_ms, p99_ms, max_ms, cpu_us_per_req,
+// errors, ratio_to_nginx, value and unit. The rows of the scenarios
+// "idle" and "scale" have a value and a unit in place of the throughput
+// figures. Each -meta line is printed under the title.
 package main
 
 import (
@@ -55,10 +60,17 @@ func run(in, out string, meta []string) error {
 
 // result is one row of the CSV: one target measured in one scenario.
 type result struct {
-	target          string
-	rps, p99, ratio float64
-	errors          string
+	target               string
+	rps, p99, ratio, cpu float64
+	errors               string
+	// value and unit are the figure of an "idle" or "scale" row.
+	value float64
+	unit  string
 }
+
+// measured reports whether the scenario called name has figures with a
+// unit (the "idle" and "scale" rows) rather than throughput.
+func measured(name string) bool { return name == "idle" || name == "scale" }
 
 // scenario is the results of one load shape, in the order they were run.
 type scenario struct {
@@ -79,7 +91,7 @@ func readResults(r io.Reader) ([]*scenario, error) {
 	for i, name := range rows[0] {
 		col[name] = i
 	}
-	for _, name := range []string{"scenario", "connections", "path", "target", "requests_per_sec", "p99_ms", "errors", "ratio_to_nginx"} {
+	for _, name := range []string{"scenario", "connections", "path", "target", "requests_per_sec", "p99_ms", "cpu_us_per_req", "errors", "ratio_to_nginx", "value", "unit"} {
 		if _, ok := col[name]; !ok {
 			return nil, fmt.Errorf("no %q column", name)
 		}
@@ -94,20 +106,26 @@ func readResults(r io.Reader) ([]*scenario, error) {
 			}
 			return v, nil
 		}
-		res := result{target: row[col["target"]], errors: row[col["errors"]]}
-		if res.rps, err = num("requests_per_sec"); err != nil {
-			return nil, err
-		}
-		if res.p99, err = num("p99_ms"); err != nil {
-			return nil, err
-		}
-		if res.ratio, err = num("ratio_to_nginx"); err != nil {
-			return nil, err
-		}
+		res := result{target: row[col["target"]], errors: row[col["errors"]], unit: row[col["unit"]]}
 		name := row[col["scenario"]]
+		names, to := []string{"requests_per_sec", "p99_ms", "cpu_us_per_req", "ratio_to_nginx"}, []*float64{&res.rps, &res.p99, &res.cpu, &res.ratio}
+		if measured(name) {
+			names, to = []string{"value"}, []*float64{&res.value}
+		}
+		for i, column := range names {
+			if *to[i], err = num(column); err != nil {
+				return nil, err
+			}
+		}
 		s := byName[name]
 		if s == nil {
 			s = &scenario{name: name, label: fmt.Sprintf("%s: %s connections, GET %s", name, row[col["connections"]], row[col["path"]])}
+			switch name {
+			case "idle":
+				s.label = fmt.Sprintf("idle: memory per idle keep-alive client connection, %s connections (shorter is better)", row[col["connections"]])
+			case "scale":
+				s.label = "scale: the gateway alone, 2,000 pools of 5 servers health-checked every 2s"
+			}
 			byName[name] = s
 			out = append(out, s)
 		}
@@ -130,7 +148,7 @@ const (
 func draw(w *bytes.Buffer, scenarios []*scenario, meta []string) {
 	y := 40
 	var body bytes.Buffer
-	fmt.Fprintf(&body, "<text x=\"%d\" y=\"%d\" class=\"title\">Reverse proxies on one machine: requests per second (higher is better)</text>\n", left, y)
+	fmt.Fprintf(&body, "<text x=\"%d\" y=\"%d\" class=\"title\">Reverse proxies on one machine: requests per second (longer is better), CPU per request, memory</text>\n", left, y)
 	for _, line := range meta {
 		y += 18
 		fmt.Fprintf(&body, "<text x=\"%d\" y=\"%d\" class=\"meta\">%s</text>\n", left, y, html.EscapeString(line))
@@ -140,14 +158,22 @@ func draw(w *bytes.Buffer, scenarios []*scenario, meta []string) {
 		y += 28
 		fmt.Fprintf(&body, "<text x=\"%d\" y=\"%d\" class=\"panel\">%s</text>\n", left, y, html.EscapeString(s.label))
 		y += 10
+		if s.name == "scale" {
+			for _, r := range s.results {
+				y += 18
+				fmt.Fprintf(&body, "<text x=\"%d\" y=\"%d\" class=\"value\">%s %s</text>\n", left+labelWidth, y, strconv.FormatFloat(r.value, 'f', -1, 64), html.EscapeString(r.unit))
+			}
+			y += 8
+			continue
+		}
 		top := 0.0
 		for _, r := range s.results {
-			top = max(top, r.rps)
+			top = max(top, r.rps, r.value)
 		}
 		for _, r := range s.results {
 			length := 0.0
 			if top > 0 {
-				length = r.rps / top * barWidth
+				length = max(r.rps, r.value) / top * barWidth
 			}
 			class := "bar"
 			switch r.target {
@@ -159,8 +185,11 @@ func draw(w *bytes.Buffer, scenarios []*scenario, meta []string) {
 			x := left + labelWidth
 			fmt.Fprintf(&body, "<text x=\"%d\" y=\"%d\" class=\"label\">%s</text>\n", x-8, y+barHeight-4, html.EscapeString(r.target))
 			fmt.Fprintf(&body, "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" class=\"%s\"/>\n", x, y, length, barHeight, class)
-			note := fmt.Sprintf("%s req/s · %.2f× nginx · p99 %s ms", thousands(r.rps), r.ratio, strconv.FormatFloat(r.p99, 'f', -1, 64))
-			if r.target == "direct" {
+			note := fmt.Sprintf("%s req/s · %.2f× nginx · p99 %s ms · %s µs CPU/req", thousands(r.rps), r.ratio, strconv.FormatFloat(r.p99, 'f', -1, 64), strconv.FormatFloat(r.cpu, 'f', -1, 64))
+			switch {
+			case measured(s.name):
+				note = thousands(r.value) + " " + r.unit
+			case r.target == "direct":
 				note = fmt.Sprintf("%s req/s · the upstream alone, no proxy", thousands(r.rps))
 			}
 			if r.errors != "" && r.errors != "0" {
