@@ -81,13 +81,12 @@ type counts struct {
 // sum adds up s: every request, and those with a 5xx status.
 func (s *requestStats) sum() counts {
 	var c counts
-	for code := range s.byCode {
-		n := s.byCode[code].Load()
+	s.each(func(code int, n uint64) {
 		c.requests += n
 		if code >= 500 && code < 600 {
 			c.errors += n
 		}
-	}
+	})
 	return c
 }
 
