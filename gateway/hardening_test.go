@@ -730,3 +730,38 @@ func TestMaxConnections(t *testing.T) {
 		t.Fatalf("the second connection after the third was refused: status %d", status)
 	}
 }
+
+// TestH2CUpgradeIsNotForwarded sends the cleartext HTTP/2 upgrade of a
+// smuggling attack: a backend that would switch to h2c must never see the
+// Upgrade, or it would answer 101 and every later request on the
+// connection would reach it through a tunnel, past the gateway's routes,
+// limits, header rules and logs. The gateway treats the request as a
+// plain one and strips the upgrade's headers, as nginx does, and the next
+// request on the connection goes through the gateway too.
+func TestH2CUpgradeIsNotForwarded(t *testing.T) {
+	b := startBackend(t, "b", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "" {
+			w.Header().Set("Connection", "Upgrade")
+			w.Header().Set("Upgrade", "h2c")
+			w.WriteHeader(http.StatusSwitchingProtocols)
+			return
+		}
+		fmt.Fprintf(w, "%s upgrade=%q settings=%q xff=%t", r.URL.Path, r.Header.Get("Upgrade"),
+			r.Header.Get("HTTP2-Settings"), r.Header.Get("X-Forwarded-For") != "")
+	})
+	_, base := startGateway(t, poolConfig("round_robin", "", b.URL))
+	for _, upgrade := range []string{"h2c", "H2C", "websocket, h2c"} {
+		raw := "GET /first HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: " + upgrade +
+			"\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n" +
+			"GET /second HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+		out := string(sendRaw(t, strings.TrimPrefix(base, "http://"), raw))
+		if strings.Contains(out, " 101 ") {
+			t.Fatalf("Upgrade: %s: the gateway relayed a switch of protocols:\n%s", upgrade, out)
+		}
+		for _, want := range []string{`/first upgrade="" settings="" xff=true`, `/second upgrade="" settings="" xff=true`} {
+			if !strings.Contains(out, want) {
+				t.Errorf("Upgrade: %s: the answers do not hold %q, each request going through the gateway without the upgrade:\n%s", upgrade, want, out)
+			}
+		}
+	}
+}

@@ -260,7 +260,13 @@ func smuggled(h *fasthttp.RequestHeader) bool {
 	return false
 }
 
-// isUpgrade reports whether the request asks to switch protocols.
+// isUpgrade reports whether the request asks to switch protocols to one
+// the gateway tunnels. An upgrade to cleartext HTTP/2 (h2c) is not one: a
+// backend that switched would get every later request of the connection
+// through the tunnel, past routes, limits, header rules and logs (h2c
+// smuggling), so such a request is proxied as a plain one, its Upgrade
+// and HTTP2-Settings removed with the other hop-by-hop headers.
 func isUpgrade(h *fasthttp.RequestHeader) bool {
-	return h.ConnectionUpgrade() && len(h.Peek(fasthttp.HeaderUpgrade)) > 0
+	up := h.Peek(fasthttp.HeaderUpgrade)
+	return h.ConnectionUpgrade() && len(up) > 0 && !hasToken(up, "h2c")
 }
