@@ -67,8 +67,10 @@ func (g *Gateway) certificateRead(r FileRead) {
 // after the watcher read r, whose content was loaded with the hash loaded:
 // load reads it again, and returns the new pair or bundle, or that it is
 // the same as the one serving, or why it cannot be used. A read of the
-// content that serves is skipped when the watcher found it (a touch) and
-// the last attempt succeeded. Every other attempt is recorded with
+// content that serves is skipped when the last attempt succeeded, whether
+// the watcher found it (a touch) or a signal asked for it: a SIGHUP reads
+// every TLS file again, and records of nothing would push the
+// certificates' last errors out of /reloads. Every other attempt is recorded with
 // trigger certificate, counted and logged once; a new pair or bundle is
 // published with one atomic store, and backends whose TLS material it
 // changes get new connections.
@@ -78,7 +80,7 @@ func (g *Gateway) reloadTLSFile(r FileRead, label, loaded string, load func() (*
 	rec := ReloadRecord{Trigger: TriggerCertificate, File: r.Path, Time: time.Now()}
 	if r.Err == nil {
 		rec.Hash = hashOf(r.Data)
-		if rec.Hash == loaded && !failing && !r.Triggered {
+		if rec.Hash == loaded && !failing {
 			return
 		}
 	}

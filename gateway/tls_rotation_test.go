@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -419,5 +420,37 @@ func TestCertificateRotationUnderHandshakes(t *testing.T) {
 	}
 	if v, _ := sampleValue(scrape(t, g), "gateway_config_reloads_total", "trigger", "certificate", "result", "applied"); int(v) != rotations {
 		t.Errorf("gateway_config_reloads_total{trigger=certificate,result=applied} = %v, want %d", v, rotations)
+	}
+}
+
+// TestCertificateSignalRecordsNothing sends SIGHUP to a gateway serving
+// TLS files that did not change: the config file's attempt is recorded as
+// unchanged, and the TLS files, read again, record nothing, so that a tool
+// that sends HUP on every deploy never pushes the certificates' last
+// errors out of /reloads.
+func TestCertificateSignalRecordsNothing(t *testing.T) {
+	ca := testcert.NewCA(t, "signal")
+	b := startBackend(t, "b", nil)
+	certFile, keyFile := ca.Issue(t, testcert.ECDSA, time.Time{}, "gw.example").Write(t, t.TempDir(), "tls")
+	r := startRun(t, tlsRunConfig(b.URL, certFile, keyFile), RunOptions{Watch: true})
+	for range 3 {
+		signal(r.hup, syscall.SIGHUP)
+		// The config file, the certificate and the key are read again.
+		seen := map[string]bool{}
+		for len(seen) < 3 {
+			seen[r.read(t).Path] = true
+		}
+	}
+	if recs := certificateRecords(r.g); len(recs) != 0 {
+		t.Errorf("SIGHUPs of unchanged TLS files recorded %+v, want nothing", recs)
+	}
+	signals := 0
+	for _, rec := range r.g.Reloads() {
+		if rec.Trigger == TriggerSignal && rec.Result == ResultUnchanged {
+			signals++
+		}
+	}
+	if signals != 3 {
+		t.Errorf("%d unchanged signal records of the config file, want 3", signals)
 	}
 }
