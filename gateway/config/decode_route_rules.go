@@ -208,8 +208,10 @@ func (d *decoder) headerNames(n *yaml.Node, path string, check func(string) stri
 func ruleHeaderProblem(name, op string, request bool) string {
 	switch strings.ToLower(name) {
 	case "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
-		"te", "trailer", "transfer-encoding", "upgrade":
+		"te", "transfer-encoding", "upgrade":
 		return name + " is hop-by-hop: the gateway removes it before forwarding, and a rule may not name it"
+	case "trailer":
+		return name + " announces the trailer fields the body carries: the gateway passes it as it was sent, and a rule may not name it"
 	case "content-length":
 		return "Content-Length frames the body: the gateway sets it, and a rule may not name it"
 	case "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host":

@@ -143,7 +143,7 @@ routes:
 		{"routes[0].responseHeaders.add.Keep-Alive", "Keep-Alive is hop-by-hop", "Keep-Alive", ""},
 		{"routes[0].responseHeaders.add.x-a", "named in routes[0].responseHeaders.set already; a header may have one rule", "x-a", ""},
 		{"routes[0].responseHeaders.remove[0]", "Proxy-Authenticate is hop-by-hop", "Proxy-Authenticate", ""},
-		{"routes[0].responseHeaders.remove[1]", "Trailer is hop-by-hop", "Trailer, X", `Trailer", "X`},
+		{"routes[0].responseHeaders.remove[1]", "Trailer announces the trailer fields", "Trailer, X", `Trailer", "X`},
 		{"routes[0].responseHeaders.remove[2]", "named in routes[0].responseHeaders.set already", "X-A]", `X-A"]`},
 		{"routes[1].requestHeaders", "expected a mapping with set, add and remove, got a list", "[set]", `["set"]`},
 	}},
