@@ -368,3 +368,41 @@ func TestDiffCertificatesRelativePaths(t *testing.T) {
 		}
 	}
 }
+
+// TestDiffHeaderValues checks that diff decides on header rule values as
+// apply does, while showing them redacted: offline, a value replaced by
+// the digest /config shows of it is a change, shown as two different
+// digests; against a running gateway, whose values only their digests
+// tell, the running value is no change and its digest written as a value
+// is one.
+func TestDiffHeaderValues(t *testing.T) {
+	const base = "listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\npools:\n  p:\n    healthCheck: {enabled: false}\n    servers: [http://10.0.0.1:80]\n" +
+		"routes:\n  - pool: p\n    requestHeaders: {set: {X-Env: %s}}\n"
+	hA, hB := fmt.Sprintf(base, "prod2"), fmt.Sprintf(base, `"sha256:d30c129a9fd5"`)
+	if got := redacted("prod2"); got != "sha256:d30c129a9fd5" {
+		t.Fatalf("prod2 redacts to %s", got)
+	}
+
+	r := Diff(decodeDiff(t, "hA.yaml", hA), nil, decodeDiff(t, "hB.yaml", hB))
+	f := r.Routes[0].Fields
+	if !r.Changed || r.Routes[0].Change != ChangeChanged || len(f) != 1 || f[0].From != "sha256:d30c129a9fd5" || f[0].To != redacted("sha256:d30c129a9fd5") || f[0].To == f[0].From {
+		t.Errorf("offline hA → hB: changed %v, route %+v; want the value changed, as two digests", r.Changed, r.Routes[0])
+	}
+	if r := Diff(decodeDiff(t, "hA.yaml", hA), nil, decodeDiff(t, "again.yaml", "# the same\n"+hA)); r.Changed {
+		t.Errorf("offline hA → hA: changed, routes %+v", r.Routes)
+	}
+	var text strings.Builder
+	r.WriteText(&text)
+	if strings.Contains(text.String(), "prod2") {
+		t.Errorf("the text shows a header rule value:\n%s", text.String())
+	}
+
+	g, _ := startGateway(t, hA)
+	if r := diffAgainst(t, g, hA); r.Changed {
+		t.Errorf("--admin with the running file: changed, routes %+v", r.Routes)
+	}
+	r = diffAgainst(t, g, hB)
+	if f := r.Routes[0].Fields; !r.Changed || len(f) != 1 || f[0].From != "sha256:d30c129a9fd5" || f[0].To == f[0].From {
+		t.Errorf("--admin with the running value's digest as the value: changed %v, route %+v; want the value changed", r.Changed, r.Routes[0])
+	}
+}
