@@ -1,6 +1,8 @@
 package examples_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -10,6 +12,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gatewayhq/gateway/gateway/testcert"
 )
 
 // writeFiles writes each name's content into a new directory and
@@ -211,5 +216,106 @@ func TestCLIDiffAdmin(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(out), &r); err != nil || code != 1 || !r.Live || r.Backends.Carried != 1 || r.Backends.Removed != 1 {
 		t.Errorf("--format json: exit %d, %v, %+v:\n%s", code, err, r, out)
+	}
+}
+
+// TestCLIDiffRelativePaths checks diff where the config is named by a
+// relative path and names its certificate by relative paths: offline it
+// reads the certificate from any working directory, and against the
+// gateway that serves that very file (started from the same directory)
+// it finds no change and exits 0.
+func TestCLIDiffRelativePaths(t *testing.T) {
+	dir := t.TempDir()
+	cert := testcert.NewCA(t, "diff").Issue(t, testcert.ECDSA, time.Time{}, "a.example")
+	cert.Write(t, dir, "a")
+	listen, tlsListen, admin := freePort(t), freePort(t), freePort(t)
+	config := fmt.Sprintf("listen: %s\nadmin: %s\ntls:\n  listen: %s\n  certificates: [{certFile: a.crt, keyFile: a.key}]\nservers: [http://127.0.0.1:9]\n", listen, admin, tlsListen)
+	for _, name := range []string{"gw.yaml", "d_cert.yaml"} {
+		testcert.WriteFile(t, filepath.Join(dir, name), []byte(config))
+	}
+	diff := func(args ...string) (string, int) {
+		t.Helper()
+		cmd := exec.Command(gatewayBinary(t), append([]string{"diff"}, args...)...)
+		cmd.Dir = dir
+		out, err := cmd.Output()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), code
+	}
+	sum := sha256.Sum256(cert.Leaf.Raw)
+	fingerprint := hex.EncodeToString(sum[:])
+	// certificates returns the certificates of diff's JSON as
+	// "certFile change before after".
+	certificates := func(out string) string {
+		t.Helper()
+		var r struct {
+			TLS struct {
+				Certificates []struct {
+					CertFile, Change string
+					Before, After    *struct{ SHA256 string }
+				}
+			}
+		}
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatalf("%v:\n%s", err, out)
+		}
+		var lines []string
+		for _, c := range r.TLS.Certificates {
+			sha := func(i *struct{ SHA256 string }) string {
+				if i == nil {
+					return "unknown"
+				}
+				return i.SHA256
+			}
+			lines = append(lines, strings.Join([]string{c.CertFile, c.Change, sha(c.Before), sha(c.After)}, " "))
+		}
+		return strings.Join(lines, "\n")
+	}
+	want := filepath.Join(dir, "a.crt") + " unchanged " + fingerprint + " " + fingerprint
+
+	out, code := diff("gw.yaml", "d_cert.yaml")
+	if code != 0 || !strings.HasPrefix(out, "no change: applying NEW over OLD would change nothing\n") {
+		t.Errorf("offline, relative paths: exit %d, want 0:\n%s", code, out)
+	}
+	for _, args := range [][]string{{"gw.yaml", "d_cert.yaml"}, {"./gw.yaml", "./d_cert.yaml"}} {
+		out, code = diff(append([]string{"--format", "json"}, args...)...)
+		if got := certificates(out); code != 0 || got != want {
+			t.Errorf("offline %v: exit %d, certificates\n%s\nwant 0 and\n%s", args, code, got, want)
+		}
+	}
+
+	run := exec.Command(gatewayBinary(t), "run", "--config", "gw.yaml")
+	run.Dir = dir
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		run.Process.Kill()
+		run.Wait()
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if resp, err := http.Get("http://" + admin + "/config"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the gateway did not serve /config within 10s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	out, code = diff("--admin", admin, "gw.yaml")
+	if code != 0 || !strings.HasPrefix(out, "no change: the running generation would serve on\n") {
+		t.Errorf("--admin with the file being served: exit %d, want 0:\n%s", code, out)
+	}
+	out, code = diff("--admin", admin, "--format", "json", "gw.yaml")
+	if got := certificates(out); code != 0 || got != want {
+		t.Errorf("--admin --format json with the file being served: exit %d, certificates\n%s\nwant 0 and\n%s", code, got, want)
 	}
 }

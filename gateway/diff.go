@@ -198,14 +198,28 @@ type liveBackend struct {
 // the plan that [Gateway.Apply] carries out decides it. status is the
 // running gateway's /status report, whose backends (with their health
 // and requests in flight) and resolved names' addresses are those the
-// plan starts from; nil compares two configs offline, from the backends
-// cur names, with resolved servers named but not looked up. Header rule
-// values are compared and shown redacted ([config.Config.Redacted]).
+// plan starts from, and cur is then the running config as /config writes
+// it, header rule values redacted; nil compares two configs offline,
+// from the backends cur names, with resolved servers named but not
+// looked up.
+//
+// Header rule values are shown redacted ([config.Config.Redacted]).
+// Offline, whether anything changes is decided on the real values, by
+// [config.Config.Equal] as apply decides it. Against a running gateway,
+// whose values only /config's digests tell, next's values are redacted
+// as /config redacts the running ones and compared by digest: a value
+// equal to the running one gives the running digest, and a value written
+// as a digest is hashed again, so it differs.
 func Diff(cur *config.Config, status *StatusReport, next *config.Config) DiffReport {
-	cur, next = cur.Redacted(), next.Redacted()
-	same := *next
-	same.Source, same.Hash = cur.Source, cur.Hash
-	r := DiffReport{Valid: true, Changed: !cur.Equal(&same), Live: status != nil}
+	changed := !sameConfig(cur, next)
+	if status == nil {
+		cur = cur.Redacted()
+	}
+	next = next.Redacted()
+	if status != nil {
+		changed = !sameConfig(cur, next)
+	}
+	r := DiffReport{Valid: true, Changed: changed, Live: status != nil}
 
 	live, addrs := liveOf(cur, status)
 	p := decide(runningOf(cur), next)
@@ -228,6 +242,15 @@ func Diff(cur *config.Config, status *StatusReport, next *config.Config) DiffRep
 	r.Routes = routeDiffs(cur, next)
 	r.DNS = dnsDiff(cur, next, addrs, status != nil, fieldDiffs(was, now, "dns.", nil))
 	return r
+}
+
+// sameConfig reports whether applying next over cur changes nothing:
+// whether they are equal configs ([config.Config.Equal]), wherever each
+// was read from.
+func sameConfig(cur, next *config.Config) bool {
+	same := *next
+	same.Source, same.Hash = cur.Source, cur.Hash
+	return cur.Equal(&same)
 }
 
 // liveOf returns the running backends by key, and the addresses of the

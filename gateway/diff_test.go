@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -323,5 +325,84 @@ func TestDiffResolvedServersLive(t *testing.T) {
 	}
 	if b := r.Pools[0].Backends; len(b) != 2 || b[0].Source != appName || b[0].Change != ChangeAdded || b[1].URL != urls[0] || b[1].Change != ChangeRemoved {
 		t.Fatalf("backends %+v, want the name's backends added and the static server removed", b)
+	}
+}
+
+// TestDiffCertificatesRelativePaths checks that offline diff reads the
+// certificates of configs named by a relative path, with relative file
+// paths in them, whatever the working directory: the certificate a file
+// keeps is known before and after.
+func TestDiffCertificatesRelativePaths(t *testing.T) {
+	dir := t.TempDir()
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ca := testcert.NewCA(t, "diff")
+	a := ca.Issue(t, testcert.ECDSA, time.Time{}, "a.example")
+	a.Write(t, dir, "a")
+	sum := sha256.Sum256(a.Leaf.Raw)
+	want := hex.EncodeToString(sum[:]) + " a.example"
+	const text = "listen: 127.0.0.1:8080\ntls:\n  listen: 127.0.0.1:8443\n  certificates: [{certFile: a.crt, keyFile: a.key}]\nservers: [http://10.0.0.1:80]\n"
+	for _, name := range []string{"d_old.yaml", "d_cert.yaml"} {
+		testcert.WriteFile(t, filepath.Join(dir, name), []byte(text))
+	}
+	for _, tc := range []struct{ cwd, old, next string }{
+		{dir, "d_old.yaml", "d_cert.yaml"},
+		{dir, "./d_old.yaml", "./d_cert.yaml"},
+		{sub, "../d_old.yaml", "../d_cert.yaml"},
+	} {
+		t.Chdir(tc.cwd)
+		load := func(path string) *config.Config {
+			cfg, err := config.Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return cfg
+		}
+		r := Diff(load(tc.old), nil, load(tc.next))
+		c := r.TLS.Certificates
+		if r.Changed || len(c) != 1 || c[0].Change != ChangeUnchanged || c[0].Before == nil || c[0].After == nil ||
+			c[0].Before.SHA256+" "+strings.Join(c[0].Before.Names, ",") != want || c[0].CertFile != filepath.Join(dir, "a.crt") {
+			t.Errorf("diff %s %s from %s: changed %v, certificates %+v; want a.crt unchanged, known as %s", tc.old, tc.next, tc.cwd, r.Changed, c, want)
+		}
+	}
+}
+
+// TestDiffHeaderValues checks that diff decides on header rule values as
+// apply does, while showing them redacted: offline, a value replaced by
+// the digest /config shows of it is a change, shown as two different
+// digests; against a running gateway, whose values only their digests
+// tell, the running value is no change and its digest written as a value
+// is one.
+func TestDiffHeaderValues(t *testing.T) {
+	const base = "listen: 127.0.0.1:0\nadmin: 127.0.0.1:0\npools:\n  p:\n    healthCheck: {enabled: false}\n    servers: [http://10.0.0.1:80]\n" +
+		"routes:\n  - pool: p\n    requestHeaders: {set: {X-Env: %s}}\n"
+	hA, hB := fmt.Sprintf(base, "prod2"), fmt.Sprintf(base, `"sha256:d30c129a9fd5"`)
+	if got := redacted("prod2"); got != "sha256:d30c129a9fd5" {
+		t.Fatalf("prod2 redacts to %s", got)
+	}
+
+	r := Diff(decodeDiff(t, "hA.yaml", hA), nil, decodeDiff(t, "hB.yaml", hB))
+	f := r.Routes[0].Fields
+	if !r.Changed || r.Routes[0].Change != ChangeChanged || len(f) != 1 || f[0].From != "sha256:d30c129a9fd5" || f[0].To != redacted("sha256:d30c129a9fd5") || f[0].To == f[0].From {
+		t.Errorf("offline hA → hB: changed %v, route %+v; want the value changed, as two digests", r.Changed, r.Routes[0])
+	}
+	if r := Diff(decodeDiff(t, "hA.yaml", hA), nil, decodeDiff(t, "again.yaml", "# the same\n"+hA)); r.Changed {
+		t.Errorf("offline hA → hA: changed, routes %+v", r.Routes)
+	}
+	var text strings.Builder
+	r.WriteText(&text)
+	if strings.Contains(text.String(), "prod2") {
+		t.Errorf("the text shows a header rule value:\n%s", text.String())
+	}
+
+	g, _ := startGateway(t, hA)
+	if r := diffAgainst(t, g, hA); r.Changed {
+		t.Errorf("--admin with the running file: changed, routes %+v", r.Routes)
+	}
+	r = diffAgainst(t, g, hB)
+	if f := r.Routes[0].Fields; !r.Changed || len(f) != 1 || f[0].From != "sha256:d30c129a9fd5" || f[0].To == f[0].From {
+		t.Errorf("--admin with the running value's digest as the value: changed %v, route %+v; want the value changed", r.Changed, r.Routes[0])
 	}
 }

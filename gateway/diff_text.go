@@ -13,8 +13,12 @@ import (
 // Unchanged pools and routes take a line in all.
 func (r DiffReport) WriteText(w io.Writer) error {
 	var b strings.Builder
-	if !r.Changed {
+	switch {
+	case r.Changed:
+	case r.Live:
 		b.WriteString("no change: the running generation would serve on\n")
+	default:
+		b.WriteString("no change: applying NEW over OLD would change nothing\n")
 	}
 	writeListener(&b, "listener", r.Listener)
 	writeListener(&b, "tls", r.TLS)

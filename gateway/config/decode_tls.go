@@ -144,8 +144,10 @@ func checkServerName(s string) string {
 }
 
 // filePath decodes key of f, when present, into dst as a file path: one
-// that is relative is taken from the directory of the config file. It
-// records where the key is written for [Config.Problem], and reports false
+// that is relative is taken from the directory of the config file, made
+// absolute ([decoder.dir]), so that the files are found, and the config
+// compares equal to the one /config writes, from any working directory.
+// It records where the key is written for [Config.Problem], and reports false
 // when the key holds a problem.
 func (d *decoder) filePath(f map[string]mapEntry, path, key string, dst *string) bool {
 	e, ok := f[key]
@@ -170,8 +172,19 @@ func (d *decoder) filePath(f map[string]mapEntry, path, key string, dst *string)
 	v := d.follow(e.value)
 	d.keys[p] = keyAt{line: v.Line, col: v.Column, value: s}
 	if !filepath.IsAbs(s) {
-		s = filepath.Join(filepath.Dir(d.file), s)
+		s = filepath.Join(d.dir(), s)
 	}
 	*dst = s
 	return true
+}
+
+// dir returns the directory of the config file, made absolute against the
+// working directory (as it stands when the config is decoded), or as the
+// file's name gives it when that fails.
+func (d *decoder) dir() string {
+	dir := filepath.Dir(d.file)
+	if abs, err := filepath.Abs(dir); err == nil {
+		return abs
+	}
+	return dir
 }

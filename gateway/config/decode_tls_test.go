@@ -69,8 +69,10 @@ routes: [{pool: secure}]
 			src = yamlToJSON(t, src)
 		}
 		c := mustDecode(t, file, src)
-		want := &TLSConfig{Listen: ":8443", Certificates: []CertificateConfig{{CertFile: "c.pem", KeyFile: "k.pem"}},
-			MinVersion: TLSVersion12, HTTP2: true, ClientCA: "ca.pem", ClientAuth: ClientAuthVerifyIfGiven}
+		// A relative config path: the files are taken from the working
+		// directory, made absolute.
+		want := &TLSConfig{Listen: ":8443", Certificates: []CertificateConfig{{CertFile: absTest(t, "c.pem"), KeyFile: absTest(t, "k.pem")}},
+			MinVersion: TLSVersion12, HTTP2: true, ClientCA: absTest(t, "ca.pem"), ClientAuth: ClientAuthVerifyIfGiven}
 		if !reflect.DeepEqual(c.TLS, want) || c.Listen != "" || c.Pools[0].TLS != (BackendTLSConfig{}) {
 			t.Errorf("%s: tls = %+v, listen %q, pool tls %+v; want %+v, no plain listener, zero pool tls", file, c.TLS, c.Listen, c.Pools[0].TLS, want)
 		}
@@ -164,7 +166,7 @@ func TestDecodeTLSFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := "testdata/config"
+	dir := absTest(t, "testdata/config")
 	want := &TLSConfig{
 		Listen: ":443",
 		Certificates: []CertificateConfig{
@@ -184,5 +186,51 @@ func TestDecodeTLSFile(t *testing.T) {
 	}
 	if !c.NamesFile("pools.secure.tls.caFile") || c.NamesFile("pools.secure.tls.certFile") || !c.NamesFile("backendTLS.certFile") {
 		t.Error("NamesFile does not tell which keys the file writes")
+	}
+}
+
+// absTest returns path made absolute against the working directory.
+func absTest(t *testing.T, path string) string {
+	t.Helper()
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}
+
+// TestDecodeRelativeFilePathsAbsolute checks that a relative file path is
+// made absolute against the config file's directory, itself made
+// absolute, however the config's path is spelled; and that such a config
+// equals the one its JSON (what /config writes) decodes to, so that a file
+// compared with a running gateway names the same certificates.
+func TestDecodeRelativeFilePathsAbsolute(t *testing.T) {
+	const src = "tls: {listen: 8443, certificates: [{certFile: a.crt, keyFile: a.key}], clientCA: ca.pem}\n" +
+		"backendTLS: {caFile: ../backend-ca.pem}\nservers: [\"https://a\"]\n"
+	for _, tc := range []struct{ source, dir string }{
+		{"gw.yaml", "."},
+		{"./gw.yaml", "."},
+		{"../gw.yaml", ".."},
+		{"sub/gw.yaml", "sub"},
+		{"sub/../gw.yaml", "."},
+	} {
+		dir := absTest(t, tc.dir)
+		c := mustDecode(t, tc.source, src)
+		cert := c.TLS.Certificates[0]
+		if cert.CertFile != filepath.Join(dir, "a.crt") || cert.KeyFile != filepath.Join(dir, "a.key") ||
+			c.TLS.ClientCA != filepath.Join(dir, "ca.pem") || c.Pools[0].TLS.CAFile != filepath.Join(filepath.Dir(dir), "backend-ca.pem") {
+			t.Errorf("%s: certificate %+v, clientCA %q, caFile %q; want them under %s", tc.source, cert, c.TLS.ClientCA, c.Pools[0].TLS.CAFile, dir)
+		}
+		if c.Source != tc.source {
+			t.Errorf("%s: source %q, want the path as written", tc.source, c.Source)
+		}
+		again, err := Decode("running.json", c.JSON())
+		if err != nil {
+			t.Fatal(err)
+		}
+		again.Source = c.Source
+		if !again.Equal(c) {
+			t.Errorf("%s: the config its JSON decodes to differs: %+v\nwant %+v", tc.source, again.TLS, c.TLS)
+		}
 	}
 }

@@ -48,7 +48,10 @@
 //
 // Keys that name files (the certificates, keys and CA files of `tls`,
 // `backendTLS` and a pool's `tls`) hold the path as written, made absolute
-// against the directory of the config's source when it is relative.
+// against the directory of the config's source when it is relative (that
+// directory itself made absolute against the working directory), so that
+// a config means the same files from any working directory and equals
+// the one [Config.JSON] writes of it.
 // Decode never reads them, so a config can be decoded on a machine that
 // lacks them; whoever reads them reports what is wrong with
 // [Config.Problem], which locates the key as Decode locates its own

@@ -300,8 +300,9 @@ func (o object) MarshalJSON() ([]byte, error) {
 // "sha256:" and the first 12 hex digits of its SHA-256, since such values
 // may hold tokens. Certificates are named by their paths only, which c
 // holds already. Comparing two redacted configs tells a changed value
-// from the same one without showing either. A value already redacted is
-// kept as it is.
+// from the same one without showing either. Every value is hashed, one
+// that already looks redacted too, so that a value written as another's
+// digest never passes for it.
 func (c *Config) Redacted() *Config {
 	r := *c
 	r.Routes = make([]RouteConfig, len(c.Routes))
@@ -330,27 +331,10 @@ func redactFields(fields []HeaderField) []HeaderField {
 	out := make([]HeaderField, len(fields))
 	for i, f := range fields {
 		out[i] = f
-		if !isRedacted(f.Value) {
-			sum := sha256.Sum256([]byte(f.Value))
-			out[i].Value = redactedPrefix + hex.EncodeToString(sum[:6])
-		}
+		sum := sha256.Sum256([]byte(f.Value))
+		out[i].Value = redactedPrefix + hex.EncodeToString(sum[:6])
 	}
 	return out
-}
-
-// isRedacted reports whether v is a redacted value: "sha256:" and 12
-// lowercase hex digits.
-func isRedacted(v string) bool {
-	h, ok := strings.CutPrefix(v, redactedPrefix)
-	if !ok || len(h) != 12 {
-		return false
-	}
-	for _, c := range []byte(h) {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // Setting is one setting of a config: its key path, such as

@@ -118,8 +118,15 @@ routes:
 	if c.Routes[0].RequestHeaders.Set[0].Value != "Bearer secret" {
 		t.Fatal("Redacted changed the config it was called on")
 	}
-	if again := r.Redacted(); !again.Equal(r) {
-		t.Fatalf("redacting twice hashed a hash: %+v", again.Routes[0])
+	// A value written as a digest is hashed too: sha256("prod2") starts
+	// d30c129a9fd5, and a rule whose value is that digest must not
+	// redact like a rule whose value is prod2.
+	prod2 := RouteConfig{RequestHeaders: HeaderRules{Set: []HeaderField{{"X-Env", "prod2"}}}}
+	digest := RouteConfig{RequestHeaders: HeaderRules{Set: []HeaderField{{"X-Env", "sha256:d30c129a9fd5"}}}}
+	a := (&Config{Routes: []RouteConfig{prod2}}).Redacted().Routes[0].RequestHeaders.Set[0].Value
+	b := (&Config{Routes: []RouteConfig{digest}}).Redacted().Routes[0].RequestHeaders.Set[0].Value
+	if a != "sha256:d30c129a9fd5" || b == a || !isRedacted(b) {
+		t.Fatalf("prod2 redacts to %q, its digest to %q; want sha256:d30c129a9fd5 and another digest", a, b)
 	}
 	other := *c
 	other.Routes = append([]RouteConfig(nil), c.Routes...)
@@ -127,4 +134,19 @@ routes:
 	if other.Redacted().Equal(r) {
 		t.Fatal("two different values redact alike")
 	}
+}
+
+// isRedacted reports whether v is a redacted value: "sha256:" and 12
+// lowercase hex digits.
+func isRedacted(v string) bool {
+	h, ok := strings.CutPrefix(v, redactedPrefix)
+	if !ok || len(h) != 12 {
+		return false
+	}
+	for _, c := range []byte(h) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
