@@ -2,6 +2,7 @@ package config
 
 import (
 	"math"
+	"path/filepath"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -68,7 +69,7 @@ func (d *decoder) config(root *yaml.Node) *Config {
 }
 
 // accessLog decodes `accessLog`: true for standard output, false for
-// off, or a file path.
+// off, or a file path, relative to the config file's directory.
 func (d *decoder) accessLog(f map[string]mapEntry, c *Config) {
 	e, ok := f["accessLog"]
 	if !ok {
@@ -88,6 +89,11 @@ func (d *decoder) accessLog(f map[string]mapEntry, c *Config) {
 		}
 	case tagStr:
 		c.AccessLog = v.Value
+		// A file path is taken against the config file's directory, as
+		// the TLS files are, whatever the working directory.
+		if p := v.Value; p != "" && p != "-" && !filepath.IsAbs(p) {
+			c.AccessLog = filepath.Join(d.dir(), p)
+		}
 	default:
 		d.typeError(e.value, v, e.key, expected)
 	}

@@ -206,7 +206,7 @@ func absTest(t *testing.T, path string) string {
 // compared with a running gateway names the same certificates.
 func TestDecodeRelativeFilePathsAbsolute(t *testing.T) {
 	const src = "tls: {listen: 8443, certificates: [{certFile: a.crt, keyFile: a.key}], clientCA: ca.pem}\n" +
-		"backendTLS: {caFile: ../backend-ca.pem}\nservers: [\"https://a\"]\n"
+		"backendTLS: {caFile: ../backend-ca.pem}\nservers: [\"https://a\"]\naccessLog: logs/access.log\n"
 	for _, tc := range []struct{ source, dir string }{
 		{"gw.yaml", "."},
 		{"./gw.yaml", "."},
@@ -220,6 +220,9 @@ func TestDecodeRelativeFilePathsAbsolute(t *testing.T) {
 		if cert.CertFile != filepath.Join(dir, "a.crt") || cert.KeyFile != filepath.Join(dir, "a.key") ||
 			c.TLS.ClientCA != filepath.Join(dir, "ca.pem") || c.Pools[0].TLS.CAFile != filepath.Join(filepath.Dir(dir), "backend-ca.pem") {
 			t.Errorf("%s: certificate %+v, clientCA %q, caFile %q; want them under %s", tc.source, cert, c.TLS.ClientCA, c.Pools[0].TLS.CAFile, dir)
+		}
+		if c.AccessLog != filepath.Join(dir, "logs", "access.log") {
+			t.Errorf("%s: accessLog %q, want it under %s", tc.source, c.AccessLog, dir)
 		}
 		if c.Source != tc.source {
 			t.Errorf("%s: source %q, want the path as written", tc.source, c.Source)
