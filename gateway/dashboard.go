@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 )
@@ -27,8 +28,13 @@ type DashboardState struct {
 	// Reloads is what /reloads answers.
 	Reloads []ReloadRecord `json:"reloads"`
 	// Rates are the request and error rates of each pool over the last
-	// five minutes, sampled once a second.
-	Rates []PoolRates `json:"rates"`
+	// five minutes, sampled once a second: in the first event of a
+	// stream, and whenever RatesSince is 0, all of them; otherwise, when
+	// RatesSince is a time in Unix seconds, only the points after it,
+	// for the receiver to add to those it has. Every pool is listed
+	// either way, so that one a reload removed can be dropped.
+	Rates      []PoolRates `json:"rates"`
+	RatesSince int64       `json:"ratesSince"`
 	// Health lists the last health transitions of backends, oldest
 	// first, as the sampler saw them.
 	Health []HealthEvent `json:"health"`
@@ -101,9 +107,24 @@ func (d *dashboard) serveEvents(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
+	var since int64 // the time of the last point sent
 	for {
 		next := d.history.next()
-		data, err := json.Marshal(d.state())
+		st := d.state()
+		st.RatesSince = since
+		for i := range st.Rates {
+			pr := &st.Rates[i]
+			if n := len(pr.Points); n > 0 && pr.Points[n-1].Time > since {
+				since = pr.Points[n-1].Time
+			}
+		}
+		if st.RatesSince > 0 {
+			for i := range st.Rates {
+				pr := &st.Rates[i]
+				pr.Points = slices.DeleteFunc(pr.Points, func(p RatePoint) bool { return p.Time <= st.RatesSince })
+			}
+		}
+		data, err := json.Marshal(st)
 		if err != nil {
 			d.g.logger.Error("dashboard event", "error", err)
 			return

@@ -161,6 +161,23 @@ func TestDashboardEvents(t *testing.T) {
 		return reqs > 0 && errs > 0
 	})
 
+	if first.RatesSince != 0 {
+		t.Errorf("first event: ratesSince %d, want 0: the whole history", first.RatesSince)
+	}
+	// Later events bring only the points after the last one sent, not
+	// the five minutes again.
+	for range 2 {
+		st := events.next(t)
+		if st.RatesSince == 0 || len(st.Rates) != 1 || len(st.Rates[0].Points) > 2 {
+			t.Fatalf("a later event: ratesSince %d, rates %+v; want the points since the last event of the one pool", st.RatesSince, st.Rates)
+		}
+		for _, p := range st.Rates[0].Points {
+			if p.Time <= st.RatesSince {
+				t.Fatalf("a later event resends the point of %d, at or before ratesSince %d", p.Time, st.RatesSince)
+			}
+		}
+	}
+
 	reloadOK(t, g, strings.Replace(cfg, "round_robin", "least_connections", 1))
 	events.until(t, "generation 2", func(st DashboardState) bool {
 		return st.Status.Generation.Number == 2 && st.Status.Pools[0].Algorithm == "least_connections"
