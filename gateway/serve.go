@@ -267,6 +267,9 @@ func smuggled(h *fasthttp.RequestHeader) bool {
 // smuggling), so such a request is proxied as a plain one, its Upgrade
 // and HTTP2-Settings removed with the other hop-by-hop headers.
 func isUpgrade(h *fasthttp.RequestHeader) bool {
+	if !h.ConnectionUpgrade() {
+		return false
+	}
 	up := h.Peek(fasthttp.HeaderUpgrade)
-	return h.ConnectionUpgrade() && len(up) > 0 && !hasToken(up, "h2c")
+	return len(up) > 0 && !hasToken(up, "h2c")
 }
