@@ -270,7 +270,11 @@ func (s *h2Stream) readRequest(r *http.Request) {
 	}
 	switch {
 	case r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0:
-		h.SetContentLength(0)
+		// No body. A content-length the client sent (0) is kept; without
+		// one the request goes out unframed, as an HTTP/1.1 GET does.
+		if len(r.Header["Content-Length"]) > 0 {
+			h.SetContentLength(0)
+		}
 	case r.ContentLength > 0:
 		s.ctx.Request.SetBodyStream(r.Body, int(r.ContentLength))
 	default:

@@ -63,8 +63,9 @@ func h2GatewayConfig(t *testing.T, server, tlsExtra, extra string) (g *Gateway, 
 // tls.http2: false offers http/1.1 alone.
 func TestH2Proxies(t *testing.T) {
 	b := startBackend(t, "b", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "%s %s %s %s|%s|%s|%s", r.Proto, r.Method, r.Host, r.RequestURI,
-			r.Header.Get("X-Forwarded-For"), r.Header.Get("X-Forwarded-Proto"), r.Header.Get("X-Forwarded-Host"))
+		fmt.Fprintf(w, "%s %s %s %s|%s|%s|%s|%q%q", r.Proto, r.Method, r.Host, r.RequestURI,
+			r.Header.Get("X-Forwarded-For"), r.Header.Get("X-Forwarded-Proto"), r.Header.Get("X-Forwarded-Host"),
+			r.Header.Values("Content-Length"), r.TransferEncoding)
 	})
 	g, h2, _ := h2Gateway(t, b.URL, "", "")
 	url := "https://" + g.TLSAddr() + "/a/b?c=d"
@@ -80,7 +81,8 @@ func TestH2Proxies(t *testing.T) {
 	if resp.ProtoMajor != 2 {
 		t.Fatalf("the client got %s, want HTTP/2", resp.Proto)
 	}
-	want := "HTTP/1.1 GET api.example:8443 /a/b?c=d|203.0.113.7, 127.0.0.1|https|api.example:8443"
+	// A GET without a body goes out as over HTTP/1.1: with no framing.
+	want := `HTTP/1.1 GET api.example:8443 /a/b?c=d|203.0.113.7, 127.0.0.1|https|api.example:8443|[][]`
 	if resp.StatusCode != 200 || string(body) != want {
 		t.Fatalf("GET over h2: %d %q, want 200 %q", resp.StatusCode, body, want)
 	}
