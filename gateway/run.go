@@ -113,7 +113,17 @@ func Run(ctx context.Context, opts RunOptions) error {
 		g.Shutdown(context.Background())
 		return err
 	}
-	logger.Info("serving", "listen", g.Addr(), "config", opts.Config, "watch", opts.Watch)
+	attrs := []any{"config", opts.Config, "watch", opts.Watch}
+	if addr := g.Addr(); addr != "" {
+		attrs = append(attrs, "listen", addr)
+	}
+	if addr := g.TLSAddr(); addr != "" {
+		attrs = append(attrs, "tls.listen", addr)
+	}
+	if addr := g.AdminAddr(); addr != "" {
+		attrs = append(attrs, "admin", addr)
+	}
+	logger.Info("serving", attrs...)
 
 	configPath, err := filepath.Abs(opts.Config)
 	if err != nil {
