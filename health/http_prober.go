@@ -142,7 +142,8 @@ func (p *httpProber) exchange(ctx context.Context) (int, error) {
 	if deadline, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(deadline)
 	}
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	raw := conn // the TCP connection, whatever conn becomes below
+	stop := context.AfterFunc(ctx, func() { _ = raw.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	if p.tls != nil {
 		tc := tls.Client(conn, p.tls)
