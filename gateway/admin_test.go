@@ -279,7 +279,7 @@ func TestAdminRebindsOnReload(t *testing.T) {
 		t.Fatalf("an unchanged admin address was rebound: %s, then %s", first, got)
 	}
 
-	next := closedAddr(t)
+	next := freeAddr(t)
 	reloadOK(t, g, base+"admin: "+next+"\n")
 	if got := g.AdminAddr(); got != next {
 		t.Fatalf("AdminAddr = %s, want %s", got, next)

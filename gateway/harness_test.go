@@ -8,7 +8,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -105,6 +107,29 @@ func get(t *testing.T, c *http.Client, url string) (int, string) {
 
 // closedAddr returns a loopback address nothing listens on.
 func closedAddr(t *testing.T) string {
+	t.Helper()
+	// A socket bound but not listening holds the port for the test, so
+	// that no listener the test starts next (the gateway's own, which
+	// would make a proxy loop) can be given it, and connections to it
+	// are refused.
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
+}
+
+// freeAddr returns a loopback address that was free a moment ago, for a
+// listener the test has the gateway bind.
+func freeAddr(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

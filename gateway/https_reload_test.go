@@ -100,7 +100,7 @@ func TestHTTPSReloadKeepsSocket(t *testing.T) {
 	if g.TLSAddr() != addr || servedLeaf(t, addr, "gw.example", ca.Roots) == nil {
 		t.Fatal("the HTTPS listener did not serve on after a rejected move")
 	}
-	free := closedAddr(t)
+	free := freeAddr(t)
 	reloadOK(t, g, strings.Replace(tlsGatewayConfig(b.URL, "", "", c1, k1), "  listen: 127.0.0.1:0", "  listen: "+free, 1))
 	if g.TLSAddr() != free {
 		t.Fatalf("TLSAddr %q after the move, want %s", g.TLSAddr(), free)
@@ -263,7 +263,7 @@ func TestLeakTLSChanges(t *testing.T) {
 	c1, k1 := ca.Issue(t, testcert.ECDSA, time.Time{}, "gw.example").Write(t, dir, "one")
 	c2, k2 := ca.Issue(t, testcert.RSA, time.Time{}, "gw.example").Write(t, dir, "two")
 	b := startBackend(t, "b", nil)
-	addrs := []string{closedAddr(t), closedAddr(t)}
+	addrs := []string{freeAddr(t), freeAddr(t)}
 	config := func(i int) string {
 		if i%7 == 6 {
 			return poolConfig("round_robin", "", b.URL)

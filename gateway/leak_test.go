@@ -222,7 +222,7 @@ func TestLeakListenerChanges(t *testing.T) {
 		reloads = 1000
 	}
 	a := startBackend(t, "a", nil)
-	listens, admins := []string{closedAddr(t), closedAddr(t)}, []string{closedAddr(t), closedAddr(t)}
+	listens, admins := []string{freeAddr(t), freeAddr(t)}, []string{freeAddr(t), freeAddr(t)}
 	config := func(i int) string {
 		return withListen(poolConfig("round_robin", "", a.URL), listens[i/3%2]) +
 			fmt.Sprintf("admin: %s\nclientIdleTimeout: %ds\n", admins[i/2%2], 30+i%5)

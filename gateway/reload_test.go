@@ -439,7 +439,7 @@ func TestReloadListenAddressRebinds(t *testing.T) {
 	if status, body := kept.get(t, "/"); status != 200 || body != "a" {
 		t.Fatalf("got %d %q, want 200 a", status, body)
 	}
-	newAddr := closedAddr(t)
+	newAddr := freeAddr(t)
 
 	rec := reloadOK(t, g, withListen(poolConfig("round_robin", "", a.URL), newAddr))
 
@@ -830,10 +830,10 @@ func TestMaxConnectionsChangeAppliesToOpenServer(t *testing.T) {
 func TestListenMoveBackRevivesSocket(t *testing.T) {
 	a := startBackend(t, "a", nil)
 	base := poolConfig("round_robin", "", a.URL)
-	first := closedAddr(t)
+	first := freeAddr(t)
 	g, _ := startGateway(t, withListen(base, first))
 	sock := g.public.currentSocket()
-	second := closedAddr(t)
+	second := freeAddr(t)
 	reloadOK(t, g, withListen(base, second))
 	reloadOK(t, g, withListen(base, first))
 	if g.public.currentSocket() != sock || g.Addr() != first {
@@ -859,7 +859,7 @@ func TestListenRespelledWhileRetiring(t *testing.T) {
 	base := poolConfig("round_robin", "", a.URL)
 	g, _ := startGateway(t, base)
 	_, port, _ := net.SplitHostPort(g.Addr())
-	reloadOK(t, g, withListen(base, closedAddr(t)))
+	reloadOK(t, g, withListen(base, freeAddr(t)))
 	reloadOK(t, g, withListen(base, "localhost:"+port))
 	if status, body := get(t, &http.Client{}, "http://127.0.0.1:"+port+"/"); status != 200 || body != "a" {
 		t.Fatalf("the respelled address answered %d %q", status, body)
@@ -872,9 +872,9 @@ func TestListenRespelledWhileRetiring(t *testing.T) {
 func TestRejectedConfigRetiresRevivedSocket(t *testing.T) {
 	a := startBackend(t, "a", nil)
 	base := poolConfig("round_robin", "", a.URL)
-	first := closedAddr(t)
+	first := freeAddr(t)
 	g, _ := startGateway(t, withListen(base, first))
-	second := closedAddr(t)
+	second := freeAddr(t)
 	reloadOK(t, g, withListen(base, second))
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -960,7 +960,7 @@ func TestPlan(t *testing.T) {
 	a := startBackend(t, "a", nil)
 	base := withAdmin(poolConfig("round_robin", "", a.URL))
 	g, _ := startGateway(t, base+"accessLog: true\n")
-	other := closedAddr(t)
+	other := freeAddr(t)
 	tests := []struct {
 		name, config string
 		want         plan

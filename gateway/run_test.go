@@ -567,7 +567,7 @@ func (l *newConnectionLoad) stop(t *testing.T, across string) {
 func TestRunAddressMovesUnderLoad(t *testing.T) {
 	a := startBackend(t, "a", nil)
 	base := poolConfig("round_robin", "", a.URL)
-	listens, admins := []string{closedAddr(t), closedAddr(t)}, []string{closedAddr(t), closedAddr(t)}
+	listens, admins := []string{freeAddr(t), freeAddr(t)}, []string{freeAddr(t), freeAddr(t)}
 	for _, tt := range []struct {
 		name   string
 		config func(i int) string
